@@ -1,0 +1,71 @@
+"""From a gymnasium id to a batched environment: id checks and the choice of backend.
+
+``auto`` picks the id's tensor twin when one is registered (:mod:`rlfree.batched`) and
+gymnasium's vector env otherwise; ``torch`` and ``gym`` force one. An id of the form
+``package:Env-v0`` imports ``package`` first, so environments registered by a user's own
+package need no change to rlfree.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+
+import gymnasium as gym
+import torch
+
+from rlfree.batched import BatchedEnv, make_twin, registered_twins, twin_factory
+from rlfree.vector import GymVectorEnv
+
+BACKENDS = ("auto", "torch", "gym")
+
+
+class UnknownEnvError(ValueError):
+    """An environment id that gymnasium does not know; the message lists close matches."""
+
+
+def resolve_env_id(env_id: str) -> str:
+    """Import the id's package if it names one, check gymnasium knows it, return the bare id."""
+    module_name, sep, bare_id = env_id.partition(":")
+    if sep:
+        try:
+            importlib.import_module(module_name)
+        except ImportError as err:
+            raise UnknownEnvError(f"env {env_id!r}: could not import module {module_name!r} ({err})") from None
+    else:
+        bare_id = env_id
+    if bare_id not in gym.registry:
+        close = difflib.get_close_matches(bare_id, list(gym.registry), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "; see gymnasium.pprint_registry() for the ids"
+        raise UnknownEnvError(f"unknown env id {bare_id!r}{hint}")
+    return bare_id
+
+
+def choose_backend(env_id: str, backend: str) -> str:
+    """'torch' or 'gym' for this id; ValueError when a twin is forced but none exists."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend {backend!r} is not accepted; use {', '.join(BACKENDS)}")
+    has_twin = twin_factory(env_id) is not None
+    if backend == "torch" and not has_twin:
+        raise ValueError(
+            f"backend 'torch' needs a twin, and {env_id!r} has none; twins exist for: {', '.join(registered_twins())} "
+            "(use --backend gym)"
+        )
+    if backend == "auto":
+        return "torch" if has_twin else "gym"
+    return backend
+
+
+def make_batched_env(
+    env_id: str,
+    num_envs: int,
+    backend: str,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    vectorization: str = "sync",
+) -> BatchedEnv:
+    """``num_envs`` copies of ``env_id`` on the chosen backend ('torch' or 'gym')."""
+    if backend == "torch":
+        return make_twin(env_id, num_envs, device=device, dtype=dtype)
+    return GymVectorEnv(env_id, num_envs, vectorization=vectorization, device=device, dtype=dtype)

@@ -1,0 +1,204 @@
+"""The batched-environment protocol, the base class of tensor twins, and the twin registry.
+
+A *batched environment* runs ``N`` independent copies of one task in lock-step, taking and
+returning tensors. There are two kinds behind the same protocol:
+
+- a **twin** (:class:`TwinEnv`): the task rewritten as tensor operations on any torch device,
+  registered here under its gymnasium id;
+- gymnasium's own vector environments, wrapped by :class:`rlfree.vector.GymVectorEnv`.
+
+Batched environments do not auto-reset: the evaluator runs exactly one episode in each copy
+and masks the copies that are done, so what a copy returns after its episode ended is ignored.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from typing import Callable, ClassVar, Protocol, Sequence, runtime_checkable
+
+import gymnasium as gym
+import torch
+
+StepResult = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+@runtime_checkable
+class BatchedEnv(Protocol):
+    """``num_envs`` copies of one task stepping together; every value is a tensor on ``device``.
+
+    ``observation_space`` and ``action_space`` describe a *single* copy, as gymnasium's
+    ``single_observation_space`` does.
+    """
+
+    num_envs: int
+    device: torch.device
+    observation_space: gym.Space
+    action_space: gym.Space
+    max_episode_steps: int | None
+
+    def reset(self, seeds: torch.Tensor) -> torch.Tensor:
+        """Start one episode per copy. seeds: (N,) int64 -> observations (N, *obs_shape).
+
+        The start state of a copy is a function of its seed alone, so two copies given the
+        same seed start identically (common random numbers across a population).
+        """
+
+    def step(self, actions: torch.Tensor) -> StepResult:
+        """actions: (N, *act_shape) -> (obs (N, *obs_shape), reward (N,), terminated (N,) bool,
+        truncated (N,) bool)."""
+
+    def close(self) -> None:
+        """Release processes or windows; a no-op for twins."""
+
+
+# --------------------------------------------------------------------------------------------
+# Counter-based random numbers: a twin's randomness must depend on (seed, draw index) only, not
+# on which other copies share the batch, so that every member of a population meets the same
+# episode. A stateful generator cannot give that; a hash of (seed, index) can, on any device.
+_MASK32 = 0xFFFFFFFF
+
+
+def _pcg_hash(x: torch.Tensor) -> torch.Tensor:
+    """PCG-RXS-M-XS 32-bit hash (Jarzynski & Olano 2020) on int64 tensors holding uint32."""
+    state = (x * 747796405 + 2891336453) & _MASK32
+    word = ((torch.bitwise_right_shift(state, (state >> 28) + 4) ^ state) * 277803737) & _MASK32
+    return ((word >> 22) ^ word) & _MASK32
+
+
+def seeded_uniform(
+    seeds: torch.Tensor,
+    count: int,
+    stream: int = 0,
+    *,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Uniform [0, 1) numbers that depend only on (seed, stream, index).
+
+    seeds: (N,) int64 -> (N, count) of ``dtype`` on the seeds' device. Use a different
+    ``stream`` for each kind of draw (start state, the t-th step's noise, ...).
+    """
+    seeds = seeds.to(torch.int64)
+    key = _pcg_hash((seeds & _MASK32) ^ _pcg_hash(seeds >> 32) ^ _pcg_hash(torch.tensor(stream, device=seeds.device) & _MASK32))
+    index = torch.arange(count, device=seeds.device, dtype=torch.int64)
+    bits = _pcg_hash(_pcg_hash(key[:, None] ^ index) + key[:, None])
+    # 32 random bits -> [0, 1); float64 first so float32 rounding cannot reach 1.0
+    u = bits.to(torch.float64) * (1.0 / 4294967296.0)
+    return u.clamp_(max=1.0 - 2.0**-24).to(dtype)
+
+
+def stack_columns(columns: Sequence[torch.Tensor]) -> torch.Tensor:
+    """S tensors of shape (N,) -> a (N, S) state whose columns are each contiguous.
+
+    The result is the transpose of a contiguous (S, N) buffer, so ``state.unbind(1)`` hands
+    the next transition contiguous columns and no interleaving copy is made. At N = 16384 on
+    CPU, ``torch.stack(columns, 1)`` alone costs about as much as CartPole's whole physics.
+    """
+    return torch.stack(tuple(columns), 0).T
+
+
+class TwinEnv(ABC):
+    """Base of tensor twins: subclasses give the physics, the base keeps the episode clock.
+
+    A subclass sets ``env_id`` and ``max_episode_steps`` (gymnasium's TimeLimit), builds
+    ``observation_space`` and ``action_space`` for one copy in ``__init__``, and implements
+    ``initial_state``, ``transition`` and ``observe``. ``state`` is a (N, S) tensor in the same
+    units and order as the gymnasium environment's own state, so that tests can copy state from
+    one to the other. Its memory layout is free: twins build it with :func:`stack_columns`
+    (column-contiguous) and must accept any layout, such as the row-major copy of
+    :meth:`set_state`. A twin never writes into a state tensor it has returned, so ``observe``
+    may return the state itself or a view of it; callers treat observations as read-only.
+    """
+
+    env_id: ClassVar[str]
+    max_episode_steps: ClassVar[int | None]
+
+    def __init__(self, num_envs: int, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
+        if num_envs < 1:
+            raise ValueError(f"num_envs={num_envs} is not accepted: a batched env needs at least 1 copy")
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype={dtype} is not accepted: use torch.float32 or torch.float64")
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.elapsed_steps = 0
+        self.state: torch.Tensor | None = None
+
+    # -- hooks --------------------------------------------------------------------------------
+    @abstractmethod
+    def initial_state(self, seeds: torch.Tensor) -> torch.Tensor:
+        """seeds: (N,) int64 -> start states (N, S); draw randomness with :func:`seeded_uniform`."""
+
+    @abstractmethod
+    def transition(self, state: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Pure physics: (state (N, S), actions) -> (next state (N, S), reward (N,), terminated (N,) bool)."""
+
+    @abstractmethod
+    def observe(self, state: torch.Tensor) -> torch.Tensor:
+        """state (N, S) -> observation (N, *obs_shape)."""
+
+    # -- protocol -----------------------------------------------------------------------------
+    def reset(self, seeds: torch.Tensor) -> torch.Tensor:
+        seeds = torch.as_tensor(seeds, dtype=torch.int64, device=self.device)
+        if seeds.shape != (self.num_envs,):
+            raise ValueError(f"seeds of shape {tuple(seeds.shape)} are not accepted: expected ({self.num_envs},)")
+        self.seeds = seeds
+        self.elapsed_steps = 0
+        self.state = self.initial_state(seeds)
+        return self.observe(self.state)
+
+    def set_state(self, state: torch.Tensor, elapsed_steps: int = 0) -> torch.Tensor:
+        """Put every copy in a given state (N, S); returns its observation. For tests and tools."""
+        self.state = torch.as_tensor(state, dtype=self.dtype, device=self.device).clone()
+        self.elapsed_steps = elapsed_steps
+        return self.observe(self.state)
+
+    def step(self, actions: torch.Tensor) -> StepResult:
+        if self.state is None:
+            raise RuntimeError(f"{type(self).__name__}.step() was called before reset()")
+        self.state, reward, terminated = self.transition(self.state, actions)
+        self.elapsed_steps += 1
+        limit = self.max_episode_steps
+        truncated = torch.full_like(terminated, limit is not None and self.elapsed_steps >= limit)
+        return self.observe(self.state), reward, terminated, truncated
+
+    def close(self) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------------------------
+# Registry: gymnasium id -> twin class (or "module:Class" string, imported on first use).
+TwinFactory = Callable[..., BatchedEnv]
+_TWINS: dict[str, TwinFactory | str] = {}
+
+
+def register_twin(env_id: str, entry_point: TwinFactory | str) -> None:
+    """Make ``entry_point(num_envs=..., device=..., dtype=...)`` the twin of ``env_id``.
+
+    ``entry_point`` is a class or callable, or a ``"module:attribute"`` string imported lazily.
+    Registering an id again replaces the earlier twin.
+    """
+    _TWINS[env_id] = entry_point
+
+
+def registered_twins() -> list[str]:
+    """The gymnasium ids that have a twin, sorted."""
+    return sorted(_TWINS)
+
+
+def twin_factory(env_id: str) -> TwinFactory | None:
+    """The twin factory registered for ``env_id``, or None when there is none."""
+    entry = _TWINS.get(env_id)
+    if isinstance(entry, str):
+        module_name, _, attribute = entry.partition(":")
+        entry = getattr(importlib.import_module(module_name), attribute)
+        _TWINS[env_id] = entry
+    return entry
+
+
+def make_twin(env_id: str, num_envs: int, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, **kwargs) -> BatchedEnv:
+    """Build the twin of ``env_id`` with ``num_envs`` copies; ValueError if none is registered."""
+    factory = twin_factory(env_id)
+    if factory is None:
+        raise ValueError(f"env id {env_id!r} has no batched twin; twins exist for: {', '.join(registered_twins())}")
+    return factory(num_envs=num_envs, device=device, dtype=dtype, **kwargs)

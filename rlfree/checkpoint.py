@@ -1,0 +1,120 @@
+"""Checkpoints: save, load and resume, with no pickle anywhere.
+
+A checkpoint is a folder::
+
+    W.npy          the centre, shape (A, 1 + I + A): columns [1, encoded obs, previous activations]
+    network.json   how to run W: network shape and options, observation encoding, action mapping
+    walk.npz       the walk's tensors (centre, optimiser moments), read with allow_pickle=False
+    state.json     format, generation, counters, sigma and the resolved run config
+
+``W.npy`` and ``network.json`` alone are a portable agent: numpy can run it without rlfree.
+Everything is written into a fresh temporary folder first and then swapped in by renames, so a
+crash or Ctrl-C at any moment leaves either the old or the new checkpoint, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CHECKPOINT_FORMAT = "rlfree-checkpoint"
+CHECKPOINT_VERSION = 1
+FILES = ("W.npy", "network.json", "walk.npz", "state.json")
+
+
+class CheckpointError(ValueError):
+    """A path that is not a readable rlfree checkpoint; the message says what was expected."""
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    W: np.ndarray  # (A, K)
+    network: dict  # Policy.to_json()
+    walk: dict[str, np.ndarray]  # centre, adam_m, adam_v
+    state: dict  # generation, counters, sigma, config
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def save_checkpoint(path: str | Path, *, W: np.ndarray, network: dict, walk: dict[str, np.ndarray], state: dict) -> Path:
+    """Write a checkpoint folder at ``path`` atomically; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        _write_npy(tmp / "W.npy", np.ascontiguousarray(W))
+        _write_bytes(tmp / "network.json", (json.dumps(network, indent=2) + "\n").encode())
+        with open(tmp / "walk.npz", "wb") as f:
+            np.savez(f, **{k: np.ascontiguousarray(v) for k, v in walk.items()})
+            f.flush()
+            os.fsync(f.fileno())
+        full_state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
+        _write_bytes(tmp / "state.json", (json.dumps(full_state, indent=2) + "\n").encode())
+        old = path.with_name(f".{path.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)  # between these two renames only `.old` exists; load() falls back to it
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def find_checkpoint(path: str | Path, which: str = "best") -> Path:
+    """A checkpoint folder from a run folder (``checkpoints/<which>``) or a checkpoint folder itself."""
+    path = Path(path)
+    candidates = [path, path / "checkpoints" / which, path / "checkpoints" / ("latest" if which == "best" else "best")]
+    for candidate in candidates:
+        for folder in (candidate, candidate.with_name(f".{candidate.name}.old")):
+            if (folder / "network.json").is_file() and (folder / "W.npy").is_file():
+                return folder
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist; give a run folder or a checkpoint folder")
+    raise CheckpointError(
+        f"{str(path)!r} is not an rlfree run or checkpoint: expected network.json and W.npy in it or in checkpoints/{which}"
+    )
+
+
+def load_checkpoint(path: str | Path, which: str = "best") -> Checkpoint:
+    """Read a checkpoint without executing any code from it (no pickle)."""
+    folder = find_checkpoint(path, which)
+    try:
+        network = json.loads((folder / "network.json").read_text())
+        W = np.load(folder / "W.npy", allow_pickle=False)
+        state = json.loads((folder / "state.json").read_text()) if (folder / "state.json").is_file() else {}
+        walk: dict[str, np.ndarray] = {}
+        if (folder / "walk.npz").is_file():
+            with np.load(folder / "walk.npz", allow_pickle=False) as archive:
+                walk = {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"checkpoint {str(folder)!r} cannot be read: {err}") from None
+    if not isinstance(network, dict) or network.get("format") != "rlfree-free-network":
+        raise CheckpointError(f"{str(folder / 'network.json')!r} is not an rlfree network config (format {network.get('format') if isinstance(network, dict) else None!r})")
+    if state and state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{str(folder / 'state.json')!r} is not an rlfree checkpoint state (format {state.get('format')!r})")
+    expected = tuple(network.get("W_shape", ()))
+    if W.shape != expected:
+        raise CheckpointError(f"{str(folder / 'W.npy')!r} has shape {W.shape}; network.json says {expected}")
+    return Checkpoint(folder, W, network, walk, state)

@@ -1,0 +1,92 @@
+"""Rollouts of a population over many episodes, all in lock-step.
+
+``P`` members x ``E`` episodes run as ``N = P * E`` copies of the task in one batched
+environment (member-major: copy ``p * E + e`` is member ``p`` on episode ``e``). Every member
+meets the same ``E`` episode seeds, so their returns differ only by their weights (common
+random numbers). Each copy plays exactly one episode; copies that are done are masked, not
+reset, and the loop ends when all are done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from rlfree.batched import BatchedEnv
+from rlfree.policy import Policy
+
+# Episode seeds: training draws from [0, 2^30), evaluation from [2^30, 2^31), so an evaluation
+# never replays an episode the walk was trained on.
+TRAIN_SEED_RANGE = (0, 2**30)
+HELDOUT_SEED_RANGE = (2**30, 2**31)
+
+
+@dataclass
+class Rollout:
+    """The outcome of one evaluation."""
+
+    returns: torch.Tensor  # (P, E) float: undiscounted episode returns
+    lengths: torch.Tensor  # (P, E) int64: steps until terminated or truncated
+
+    @property
+    def env_steps(self) -> int:
+        return int(self.lengths.sum())
+
+
+SEED_PURPOSES = {"train": 0, "eval": 1, "check": 2}
+
+
+def episode_seeds(run_seed: int, generation: int, count: int, purpose: str = "train") -> torch.Tensor:
+    """``count`` episode seeds (int64) for a generation, a pure function of the arguments.
+
+    ``purpose`` is "train" (the walk's episodes), "eval" (the centre's evaluation) or "check"
+    (the target check); only "train" seeds come from the training range.
+    """
+    low, high = TRAIN_SEED_RANGE if purpose == "train" else HELDOUT_SEED_RANGE
+    generator = torch.Generator().manual_seed(hash_seed(run_seed, generation, SEED_PURPOSES[purpose]))
+    return torch.randint(low, high, (count,), generator=generator, dtype=torch.int64)
+
+
+def hash_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (splitmix64 over the parts), stable across runs and machines."""
+    x = 0x9E3779B97F4A7C15
+    for part in parts:
+        x = (x ^ (part & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+        x ^= x >> 31
+        x = x * 0x94D049BB133111EB & 0xFFFFFFFFFFFFFFFF
+        x ^= x >> 29
+    return x >> 1
+
+
+def evaluate(policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor) -> Rollout:
+    """Run every member of ``params`` on every episode seed.
+
+    params: (P, D) on the env's device; seeds: (E,) int64; ``env.num_envs`` must be P * E.
+    Returns a :class:`Rollout` with returns and lengths of shape (P, E).
+
+    On a twin nothing leaves the device inside the step loop except the "all done?" check,
+    which a CUDA device makes only every 16 steps to keep the GPU queue full.
+    """
+    population, episodes = params.shape[0], seeds.shape[0]
+    if env.num_envs != population * episodes:
+        raise ValueError(f"the env has {env.num_envs} copies; {population} members x {episodes} episodes need {population * episodes}")
+    device = params.device
+    network = policy.network(params)
+    obs = env.reset(seeds.to(device).repeat(population))
+    activations = network.initial_activations(episodes)
+    returns = torch.zeros(env.num_envs, dtype=params.dtype, device=device)
+    lengths = torch.zeros(env.num_envs, dtype=torch.int64, device=device)
+    running = torch.ones(env.num_envs, dtype=torch.bool, device=device)
+    check_every = 1 if device.type == "cpu" else 16
+    max_steps = env.max_episode_steps or 1_000_000
+    for t in range(max_steps):
+        actions, activations = policy.act(network, obs, activations)
+        obs, reward, terminated, truncated = env.step(actions)
+        # where(), not multiplication, so a NaN reward after an episode ended cannot leak in
+        returns += torch.where(running, reward.to(returns.dtype), 0.0)
+        lengths += running
+        running &= ~(terminated | truncated)
+        if (t + 1) % check_every == 0 and not running.any():
+            break
+    return Rollout(returns.reshape(population, episodes), lengths.reshape(population, episodes))

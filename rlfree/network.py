@@ -1,0 +1,116 @@
+"""The free network: one fully connected layer applied ``ticks`` times per environment step.
+
+Following the seed (``free-network-random-walk.txt``): ``A = n_outputs + n_hidden``
+activations, an input vector ``x = [1, obs, a_prev]`` of length ``K = 1 + I + A`` and one
+weight matrix ``W`` of shape ``(A, K)``::
+
+    a <- f(W [1, obs, a])      repeated `ticks` times per environment step
+
+The output is the prefix ``a[:n_outputs]``; the rest is hidden state. Activations carry over
+from step to step (a recurrent controller) and start at 0 when an episode starts.
+
+A population is a tensor ``(P, A, K)``. One tick for every member and every episode is a single
+batched matmul; the bias-and-observation part ``W[:, :, :1+I] [1, obs]`` does not change between
+the ticks of one step, so it is computed once per step and only the recurrent part is repeated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "identity": lambda z: z,
+    "softsign": torch.nn.functional.softsign,
+    "elu": torch.nn.functional.elu,
+}
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The shape and options of a free network; everything needed to run a saved ``W``."""
+
+    n_inputs: int  # I: length of the encoded observation
+    n_outputs: int  # read as the prefix of the activations
+    n_hidden: int = 16  # activations that are not outputs: the recurrent state
+    ticks: int = 2  # applications of W per environment step
+    activation: str = "tanh"  # f, one of ACTIVATIONS
+    softmax_output: bool = False  # the seed's net_add_softmax: softmax over the outputs
+    sequence_output: bool = False  # the seed's sequence_output: average the outputs of every tick
+
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation {self.activation!r} is not accepted; choose one of {', '.join(ACTIVATIONS)}")
+        if self.ticks < 1:
+            raise ValueError(f"ticks={self.ticks} is not accepted: a network needs at least 1 tick per step")
+        if self.n_hidden < 0:
+            raise ValueError(f"hidden={self.n_hidden} is not accepted: use 0 or more hidden units")
+        if self.n_inputs < 1 or self.n_outputs < 1:
+            raise ValueError(f"a network needs inputs and outputs; got {self.n_inputs} inputs, {self.n_outputs} outputs")
+
+    @property
+    def n_activations(self) -> int:
+        """A = n_outputs + n_hidden."""
+        return self.n_outputs + self.n_hidden
+
+    @property
+    def n_columns(self) -> int:
+        """K = 1 + I + A: bias, observation, previous activations."""
+        return 1 + self.n_inputs + self.n_activations
+
+    @property
+    def n_params(self) -> int:
+        """D = A * K, the length of a flat parameter vector (W in row-major order)."""
+        return self.n_activations * self.n_columns
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class FreeNetwork:
+    """A population's weights made ready for stepping.
+
+    params: (P, D) with D = spec.n_params, each row a row-major flattened ``W`` (A, K).
+    """
+
+    def __init__(self, spec: NetworkSpec, params: torch.Tensor):
+        if params.ndim != 2 or params.shape[1] != spec.n_params:
+            raise ValueError(f"params of shape {tuple(params.shape)} do not fit the network; expected (P, {spec.n_params})")
+        self.spec = spec
+        self.population = params.shape[0]
+        W = params.reshape(self.population, spec.n_activations, spec.n_columns)
+        split = 1 + spec.n_inputs
+        # Row-vector layout: (P, B, K) @ (P, K, A). The transposes are made contiguous once here,
+        # not once per step.
+        self.bias = W[:, :, 0].unsqueeze(1).contiguous()  # (P, 1, A)
+        self.input_weights_t = W[:, :, 1:split].transpose(1, 2).contiguous()  # (P, I, A)
+        self.recurrent_weights_t = W[:, :, split:].transpose(1, 2).contiguous()  # (P, A, A)
+        self.activation = ACTIVATIONS[spec.activation]
+
+    def initial_activations(self, batch: int) -> torch.Tensor:
+        """Zeros (P, B, A): every episode starts with a blank recurrent state."""
+        return self.bias.new_zeros(self.population, batch, self.spec.n_activations)
+
+    def step(self, inputs: torch.Tensor, activations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One environment step.
+
+        inputs: (P, B, I) encoded observations; activations: (P, B, A) from the previous step.
+        Returns (activations (P, B, A), outputs (P, B, n_outputs)).
+        """
+        spec = self.spec
+        drive = torch.baddbmm(self.bias, inputs, self.input_weights_t)  # (P, B, A), fixed over ticks
+        a = activations
+        output_sum = None
+        for _ in range(spec.ticks):
+            a = self.activation(torch.baddbmm(drive, a, self.recurrent_weights_t))
+            if spec.sequence_output:
+                prefix = a[..., : spec.n_outputs]
+                output_sum = prefix.clone() if output_sum is None else output_sum + prefix
+        outputs = output_sum / spec.ticks if spec.sequence_output else a[..., : spec.n_outputs]
+        if spec.softmax_output:
+            outputs = torch.softmax(outputs, dim=-1)
+        return a, outputs

@@ -1,0 +1,104 @@
+"""A free network wired to a task's spaces: observation -> inputs -> network -> action.
+
+:class:`Policy` is what a checkpoint stores besides the weights: the network's shape, how
+observations are encoded and how outputs become actions, all as JSON (``to_json``), so that a
+saved ``W`` can be run by anyone, in a few lines of numpy, without rlfree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import torch
+
+from rlfree.network import FreeNetwork, NetworkSpec
+from rlfree.spaces import ActionDecoder, ObservationEncoder
+
+POLICY_FORMAT = "rlfree-free-network"
+POLICY_VERSION = 1
+
+
+@dataclass
+class Policy:
+    """Everything about an agent except its weights."""
+
+    env_id: str
+    spec: NetworkSpec
+    encoder: ObservationEncoder
+    decoder: ActionDecoder
+
+    @classmethod
+    def for_spaces(
+        cls,
+        env_id: str,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        *,
+        hidden: int,
+        ticks: int,
+        activation: str,
+        obs_encoding: str = "auto",
+        softmax_output: bool = False,
+        sequence_output: bool = False,
+    ) -> "Policy":
+        encoder = ObservationEncoder(observation_space, obs_encoding)
+        decoder = ActionDecoder(action_space)
+        spec = NetworkSpec(
+            n_inputs=encoder.size,
+            n_outputs=decoder.n_outputs,
+            n_hidden=hidden,
+            ticks=ticks,
+            activation=activation,
+            softmax_output=softmax_output,
+            sequence_output=sequence_output,
+        )
+        return cls(env_id, spec, encoder, decoder)
+
+    @classmethod
+    def from_json(cls, data: dict, observation_space: gym.Space, action_space: gym.Space) -> "Policy":
+        if data.get("format") != POLICY_FORMAT:
+            raise ValueError(f"network config has format {data.get('format')!r}; expected {POLICY_FORMAT!r}")
+        network = dict(data["network"])
+        encoder = ObservationEncoder(observation_space, data["observation"]["encoding"])
+        decoder = ActionDecoder(action_space)
+        spec = NetworkSpec(**network)
+        if spec.n_inputs != encoder.size or spec.n_outputs != decoder.n_outputs:
+            raise ValueError(
+                f"the saved network takes {spec.n_inputs} inputs and gives {spec.n_outputs} outputs, but "
+                f"{data['env_id']} needs {encoder.size} and {decoder.n_outputs}"
+            )
+        return cls(data["env_id"], spec, encoder, decoder)
+
+    def to_json(self) -> dict:
+        return {
+            "format": POLICY_FORMAT,
+            "version": POLICY_VERSION,
+            "env_id": self.env_id,
+            "W_shape": [self.spec.n_activations, self.spec.n_columns],
+            "W_columns": "[1, observation (encoded), previous activations]",
+            "network": self.spec.to_json(),
+            "observation": self.encoder.to_json(),
+            "action": self.decoder.to_json(),
+        }
+
+    def initial_params(self, generator: torch.Generator, scale: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """A starting centre (D,): normal weights with std scale / sqrt(K), drawn on the CPU."""
+        std = scale / math.sqrt(self.spec.n_columns)
+        return torch.randn(self.spec.n_params, generator=generator, dtype=torch.float64).mul_(std).to(dtype)
+
+    def network(self, params: torch.Tensor) -> FreeNetwork:
+        """params: (P, D) -> the population ready to step."""
+        return FreeNetwork(self.spec, params)
+
+    def act(self, network: FreeNetwork, obs: torch.Tensor, activations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step for P members x B episodes.
+
+        obs: (P * B, *obs_shape), member-major; activations: (P, B, A).
+        Returns (actions (P * B, *act_shape), activations (P, B, A)).
+        """
+        population, batch = activations.shape[0], activations.shape[1]
+        inputs = self.encoder(obs, activations.dtype).reshape(population, batch, self.spec.n_inputs)
+        activations, outputs = network.step(inputs, activations)
+        return self.decoder(outputs.reshape(population * batch, self.spec.n_outputs)), activations

@@ -1,0 +1,257 @@
+"""The training loop: ask -> evaluate -> tell -> log -> checkpoint -> stop.
+
+A run lives in ``runs/{env}__{exp}__{seed}__{time}/`` (config.toml, TensorBoard events,
+progress.csv, checkpoints/latest and checkpoints/best). It stops by itself when the centre
+reaches the target: a regular evaluation of the centre on held-out seeds reaches it, and then
+a check of ``TARGET_CHECK_EPISODES`` episodes of gymnasium's own environment, on fresh held-out
+seeds, confirms it. Every figure is a function of (config, seed), so a resumed run continues
+exactly as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import torch
+
+from rlfree.backend import choose_backend, make_batched_env, resolve_env_id
+from rlfree.board import GenerationRecord
+from rlfree.checkpoint import Checkpoint, save_checkpoint
+from rlfree.config import Config, ConfigError, to_toml
+from rlfree.evaluate import evaluate, episode_seeds
+from rlfree.policy import Policy
+from rlfree.vector import GymVectorEnv
+from rlfree.walk import SmartRandomWalk
+
+TARGET_CHECK_EPISODES = 100
+
+
+class RunFolderError(OSError):
+    """The run folder cannot be made or written."""
+
+
+def run_folder_name(config: Config) -> str:
+    env = config.env.env.split(":")[-1].replace("/", "-")
+    return f"{env}__{config.run.exp_name}__{config.run.seed}__{int(time.time())}"
+
+
+def make_run_folder(config: Config) -> Path:
+    """Create ``logdir/{env}__{exp}__{seed}__{time}`` and write config.toml into it."""
+    base = Path(config.run.logdir)
+    run_dir = base / run_folder_name(config)
+    suffix = 1
+    try:
+        while run_dir.exists():
+            run_dir = base / f"{run_folder_name(config)}-{suffix}"
+            suffix += 1
+        run_dir.mkdir(parents=True)
+        (run_dir / "config.toml").write_text(to_toml(config.to_dict()))
+    except OSError as err:
+        raise RunFolderError(f"run folder {str(run_dir)!r} cannot be written ({err.strerror or err}); choose another --logdir") from None
+    return run_dir
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    generations: int
+    env_steps: int
+    elapsed: float  # seconds of training, first generation to the last (target check included)
+    solved: bool
+    interrupted: bool
+    best_eval: float | None
+    check_mean: float | None  # the passing (or last) target check on gymnasium's own env
+
+
+class Trainer:
+    """Owns a run: the walk, the environments, the counters and the observers."""
+
+    def __init__(self, config: Config, run_dir: Path, observers: list | None = None, checkpoint: Checkpoint | None = None):
+        config.validate()
+        self.config = config
+        self.run_dir = run_dir
+        self.observers = list(observers or [])
+        self.env_id = resolve_env_id(config.env.env)
+        self.backend = choose_backend(self.env_id, config.env.backend)
+        self.device = torch.device(config.env.device)
+        self.dtype = torch.float64 if config.env.dtype == "float64" else torch.float32
+        run, net = config.run, config.network
+        self.train_env = None
+        self.eval_env = None
+        self.check_env = None
+        rows = config.walk.population + (1 if config.walk.variant == "seed" else 0)
+        self.train_env = self._make_env(rows * run.episodes)
+        self.policy = Policy.for_spaces(
+            self.env_id,
+            self.train_env.observation_space,
+            self.train_env.action_space,
+            hidden=net.hidden,
+            ticks=net.ticks,
+            activation=net.activation,
+            obs_encoding=net.obs_encoding,
+            softmax_output=net.softmax_output,
+            sequence_output=net.sequence_output,
+        )
+        generator = torch.Generator().manual_seed(run.seed)
+        centre = self.policy.initial_params(generator, net.init_scale, self.dtype).to(self.device)
+        self.walk = SmartRandomWalk(centre, config.walk, run.seed)
+        self.target = run.target if run.target is not None else gym.spec(self.env_id).reward_threshold
+        self.env_steps = 0
+        self.elapsed = 0.0
+        self.best_eval: float | None = None
+        self.check_mean: float | None = None
+        self.solved = False
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        self._snapshot = self.walk.state_dict()
+
+    # -- environments ---------------------------------------------------------------------------
+    def _make_env(self, num_envs: int, backend: str | None = None):
+        return make_batched_env(
+            self.env_id,
+            num_envs,
+            backend or self.backend,
+            device=self.device,
+            dtype=self.dtype,
+            vectorization=self.config.env.vectorization,
+        )
+
+    def close(self) -> None:
+        for env in (self.train_env, self.eval_env, self.check_env):
+            if env is not None:
+                env.close()
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        interrupted = False
+        try:
+            while self.walk.generation < self.config.run.generations and not self.solved:
+                self.train_generation()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            # what was last completed, even when Ctrl-C came in the middle of a generation
+            self.save("latest", self._snapshot)
+            self.close()
+            for observer in self.observers:
+                observer.close()
+        return RunResult(
+            self.run_dir, self.walk.generation, self.env_steps, self.elapsed, self.solved, interrupted, self.best_eval, self.check_mean
+        )
+
+    def train_generation(self) -> GenerationRecord:
+        """One generation: ask, evaluate, tell, evaluate the centre when due, log, checkpoint."""
+        run = self.config.run
+        started = time.perf_counter()
+        generation = self.walk.generation
+        params = self.walk.ask()
+        rollout = evaluate(self.policy, params, self.train_env, episode_seeds(run.seed, generation, run.episodes))
+        stats = self.walk.tell(rollout.returns)
+        steps = rollout.env_steps
+        eval_mean = eval_std = check_mean = None
+        if self.walk.generation % run.eval_freq == 0:
+            evaluation = self.evaluate_centre(generation)
+            steps += evaluation.env_steps
+            returns = evaluation.returns.reshape(-1).to(torch.float64)
+            eval_mean, eval_std = float(returns.mean()), float(returns.std(unbiased=False))
+            if self.target is not None and eval_mean >= self.target:
+                check_mean, check_steps = self.target_check(generation)
+                steps += check_steps
+                self.check_mean = check_mean
+                self.solved = check_mean >= self.target
+        self.env_steps += steps
+        seconds = time.perf_counter() - started
+        self.elapsed += seconds
+        self._snapshot = self.walk.state_dict()
+        record = GenerationRecord(
+            generation=self.walk.generation,
+            env_steps=self.env_steps,
+            population_mean=stats["population_mean"],
+            population_max=stats["population_max"],
+            population_min=stats["population_min"],
+            episode_length_mean=float(rollout.lengths.to(torch.float64).mean()),
+            sigma=self.walk.sigma,
+            step_norm=stats["step_norm"],
+            weight_norm=stats["weight_norm"],
+            nan_returns=stats["nan_returns"],
+            steps_per_second=steps / max(seconds, 1e-9),
+            elapsed=self.elapsed,
+            eval_mean=eval_mean,
+            eval_std=eval_std,
+            check_mean=check_mean,
+        )
+        if eval_mean is not None and (self.best_eval is None or eval_mean > self.best_eval or self.solved):
+            self.best_eval = eval_mean
+            self.save("best", self._snapshot)
+        if self.walk.generation % run.save_freq == 0:
+            self.save("latest", self._snapshot)
+        W = self.centre_matrix() if eval_mean is not None else None
+        for observer in self.observers:
+            observer.on_generation(record, W)
+        return record
+
+    def evaluate_centre(self, generation: int):
+        """The centre on ``eval_episodes`` held-out seeds, on the training backend."""
+        if self.eval_env is None:
+            self.eval_env = self._make_env(self.config.run.eval_episodes)
+        seeds = episode_seeds(self.config.run.seed, generation, self.config.run.eval_episodes, "eval")
+        return evaluate(self.policy, self.walk.centre[None], self.eval_env, seeds)
+
+    def target_check(self, generation: int) -> tuple[float, int]:
+        """The centre's mean over TARGET_CHECK_EPISODES episodes of gymnasium's own env, fresh held-out seeds."""
+        if self.check_env is None:
+            self.check_env = GymVectorEnv(self.env_id, TARGET_CHECK_EPISODES, device=self.device, dtype=self.dtype)
+        seeds = episode_seeds(self.config.run.seed, generation, TARGET_CHECK_EPISODES, "check")
+        rollout = evaluate(self.policy, self.walk.centre[None], self.check_env, seeds)
+        return float(rollout.returns.to(torch.float64).mean()), rollout.env_steps
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def centre_matrix(self, centre: torch.Tensor | None = None):
+        """The centre as the numpy matrix W (A, K)."""
+        centre = self.walk.centre if centre is None else centre
+        return centre.detach().cpu().numpy().reshape(self.policy.spec.n_activations, self.policy.spec.n_columns)
+
+    def save(self, which: str, walk_state: dict) -> Path:
+        state = {
+            "env_id": self.env_id,
+            "generation": walk_state["generation"],
+            "sigma": walk_state["sigma"],
+            "seed": walk_state["seed"],
+            "env_steps": self.env_steps,
+            "elapsed": self.elapsed,
+            "best_eval": self.best_eval,
+            "check_mean": self.check_mean,
+            "solved": self.solved,
+            "config": self.config.to_dict(),
+        }
+        walk_arrays = {name: walk_state[name].detach().cpu().numpy() for name in ("centre", "adam_m", "adam_v")}
+        try:
+            return save_checkpoint(
+                self.run_dir / "checkpoints" / which,
+                W=self.centre_matrix(walk_state["centre"]),
+                network=self.policy.to_json(),
+                walk=walk_arrays,
+                state=state,
+            )
+        except OSError as err:
+            raise RunFolderError(f"checkpoint in {str(self.run_dir)!r} cannot be written ({err.strerror or err})") from None
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        state = checkpoint.state
+        if not checkpoint.walk or "generation" not in state:
+            raise ConfigError(f"{str(checkpoint.path)!r} holds an agent but no walk state; it cannot be resumed")
+        self.walk.load_state_dict({**{k: torch.from_numpy(v) for k, v in checkpoint.walk.items()}, **state})
+        self.env_steps = int(state["env_steps"])
+        self.elapsed = float(state["elapsed"])
+        self.best_eval = state.get("best_eval")
+        self.check_mean = state.get("check_mean")
+        self.solved = bool(state.get("solved", False))
+
+
+def default_agents_dir() -> Path:
+    """The repository's agents/ folder (presets and shipped agents)."""
+    return Path(os.environ.get("RLFREE_AGENTS", Path(__file__).resolve().parent.parent / "agents"))

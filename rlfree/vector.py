@@ -1,0 +1,68 @@
+"""Gymnasium's vector environments behind the batched-environment protocol.
+
+Any registered gymnasium id runs here: :class:`GymVectorEnv` wraps ``gymnasium.vector``
+(sync by default, async on request) and converts between numpy and torch at the boundary, so
+the policy still runs batched in torch. Gymnasium's vector envs auto-reset a copy on the step
+after it finishes; the evaluator ignores everything a copy returns after its episode ended.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlfree.spaces import to_numpy_action
+
+
+class GymVectorEnv:
+    """``num_envs`` copies of a gymnasium environment as one batched env on ``device``."""
+
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        *,
+        vectorization: str = "sync",
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        env_kwargs: dict | None = None,
+    ):
+        if vectorization not in ("sync", "async"):
+            raise ValueError(f"vectorization {vectorization!r} is not accepted; use sync or async")
+        self.env_id = env_id
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.vector_env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization, **(env_kwargs or {}))
+        self.observation_space = self.vector_env.single_observation_space
+        self.action_space = self.vector_env.single_action_space
+        spec = gym.spec(env_id)
+        self.max_episode_steps = spec.max_episode_steps
+
+    def _tensor(self, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
+        tensor = torch.from_numpy(np.asarray(array))
+        return tensor.to(self.device, dtype) if dtype is not None else tensor.to(self.device)
+
+    def reset(self, seeds: torch.Tensor) -> torch.Tensor:
+        seed_list = [int(s) for s in torch.as_tensor(seeds).reshape(-1).tolist()]
+        if len(seed_list) != self.num_envs:
+            raise ValueError(f"{len(seed_list)} seeds are not accepted: expected one per copy ({self.num_envs})")
+        obs, _ = self.vector_env.reset(seed=seed_list)
+        return self._observation(obs)
+
+    def _observation(self, obs: np.ndarray) -> torch.Tensor:
+        floating = np.issubdtype(np.asarray(obs).dtype, np.floating)
+        return self._tensor(obs, self.dtype if floating else None)
+
+    def step(self, actions: torch.Tensor):
+        obs, reward, terminated, truncated, _ = self.vector_env.step(to_numpy_action(actions, self.action_space))
+        return (
+            self._observation(obs),
+            self._tensor(reward, self.dtype),
+            self._tensor(terminated, torch.bool),
+            self._tensor(truncated, torch.bool),
+        )
+
+    def close(self) -> None:
+        self.vector_env.close()

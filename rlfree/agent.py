@@ -1,0 +1,76 @@
+"""A saved agent, played in gymnasium's own environment.
+
+An agent is a ``W.npy`` + ``network.json`` pair (a checkpoint folder, or a run folder whose
+``checkpoints/best`` holds one). :func:`load_agent` reads it without executing code;
+:meth:`Agent.play` runs single episodes (for rendering and recording) and
+:meth:`Agent.score` runs many episodes at once through a gymnasium vector env.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlfree.backend import resolve_env_id
+from rlfree.checkpoint import load_checkpoint
+from rlfree.evaluate import evaluate
+from rlfree.policy import Policy
+from rlfree.vector import GymVectorEnv
+
+
+@dataclass
+class Agent:
+    env_id: str
+    policy: Policy
+    params: torch.Tensor  # (1, D) float64: the saved W, flattened
+    source: Path
+
+    def play(self, env: gym.Env, seed: int, on_step: Callable[[gym.Env], None] | None = None) -> tuple[float, int]:
+        """One episode in ``env`` from ``reset(seed=seed)``; returns (return, length).
+
+        ``on_step(env)`` is called after the reset and after every step (to render or record).
+        """
+        network = self.policy.network(self.params)
+        activations = network.initial_activations(1)
+        obs, _ = env.reset(seed=seed)
+        if on_step:
+            on_step(env)
+        total, length, done = 0.0, 0, False
+        while not done:
+            obs_tensor = torch.as_tensor(np.asarray(obs)[None])
+            actions, activations = self.policy.act(network, obs_tensor, activations)
+            action = actions[0].numpy()
+            obs, reward, terminated, truncated, _ = env.step(action.item() if action.ndim == 0 else action.astype(env.action_space.dtype))
+            total += float(reward)
+            length += 1
+            done = terminated or truncated
+            if on_step:
+                on_step(env)
+        return total, length
+
+    def score(self, seeds: list[int], vectorization: str = "sync") -> np.ndarray:
+        """Returns (len(seeds),) of gymnasium's own env, all episodes in one vector env."""
+        env = GymVectorEnv(self.env_id, len(seeds), vectorization=vectorization, dtype=torch.float64)
+        try:
+            rollout = evaluate(self.policy, self.params, env, torch.tensor(seeds, dtype=torch.int64))
+        finally:
+            env.close()
+        return rollout.returns.reshape(-1).numpy()
+
+
+def load_agent(path: str | Path) -> Agent:
+    """The agent saved at ``path`` (run folder -> its best checkpoint, or a checkpoint folder)."""
+    checkpoint = load_checkpoint(path, which="best")
+    env_id = resolve_env_id(checkpoint.network["env_id"])
+    probe = gym.make(env_id)
+    try:
+        policy = Policy.from_json(checkpoint.network, probe.observation_space, probe.action_space)
+    finally:
+        probe.close()
+    params = torch.from_numpy(checkpoint.W.astype(np.float64).reshape(1, -1))
+    return Agent(env_id, policy, params, checkpoint.path)

@@ -1,0 +1,62 @@
+"""Episodes to video files: GIF with Pillow, MP4 with imageio's ffmpeg (the `video` extra)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = (".gif", ".mp4")
+
+
+def check_record_path(path: str | Path) -> Path:
+    """ValueError unless ``path`` ends in .gif or .mp4 and its folder can be written."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ValueError(f"--record {str(path)!r} is not accepted: the file must end in .gif or .mp4")
+    if path.suffix.lower() == ".mp4":
+        try:
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError:
+            raise ValueError("recording .mp4 needs imageio[ffmpeg]: pip install -e '.[video]' (or record a .gif)") from None
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ValueError(f"--record {str(path)!r}: folder {str(folder)!r} does not exist or cannot be written")
+    return path
+
+
+class FrameRecorder:
+    """Collects rgb_array frames (H, W, 3) uint8 and writes them at ``fps``."""
+
+    def __init__(self, path: str | Path, fps: float):
+        self.path = check_record_path(path)
+        self.fps = fps
+        self.frames: list[np.ndarray] = []
+        self.frames_written = 0
+
+    def add(self, frame: np.ndarray | None) -> None:
+        if frame is not None:
+            self.frames.append(np.asarray(frame, dtype=np.uint8))
+
+    def save(self) -> Path:
+        if not self.frames:
+            raise ValueError("nothing to record: the environment gave no rgb_array frames")
+        tmp = self.path.with_name(f".{self.path.name}.tmp{self.path.suffix}")
+        if self.path.suffix.lower() == ".gif":
+            from PIL import Image
+
+            # One palette for the whole film, from a strip of frames spread over it: quantizing
+            # each frame on its own is several times slower and makes colours flicker.
+            sample = self.frames[:: max(1, len(self.frames) // 8)][:8]
+            palette = Image.fromarray(np.concatenate(sample, axis=0)).quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+            images = [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE) for frame in self.frames]
+            duration_ms = max(int(round(1000 / self.fps)), 20)  # GIF viewers clamp faster frames
+            images[0].save(tmp, save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
+        else:
+            import imageio.v2 as imageio
+
+            imageio.mimwrite(tmp, self.frames, fps=self.fps)
+        os.replace(tmp, self.path)
+        self.frames_written = len(self.frames)
+        return self.path

@@ -22,6 +22,7 @@ TAGS = {
     "eval_std": "eval/std_reward",
     "steps_per_second": "time/fps",
     "env_steps": "time/total_timesteps",
+    "episodes": "time/episodes",
     "sigma": "walk/sigma",
     "step_norm": "walk/step_norm",
     "weight_norm": "walk/weight_norm",
@@ -39,6 +40,7 @@ class GenerationRecord:
 
     generation: int  # generations done, counting this one
     env_steps: int  # environment steps so far, evaluations included
+    episodes: int  # episodes (games) played so far, evaluations included
     population_mean: float
     population_max: float
     population_min: float

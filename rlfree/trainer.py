@@ -60,6 +60,7 @@ class RunResult:
     run_dir: Path
     generations: int
     env_steps: int
+    episodes: int
     elapsed: float  # seconds of training, first generation to the last (target check included)
     solved: bool
     interrupted: bool
@@ -101,6 +102,7 @@ class Trainer:
         self.walk = SmartRandomWalk(centre, config.walk, run.seed)
         self.target = run.target if run.target is not None else gym.spec(self.env_id).reward_threshold
         self.env_steps = 0
+        self.episodes = 0
         self.elapsed = 0.0
         self.best_eval: float | None = None
         self.check_mean: float | None = None
@@ -140,7 +142,7 @@ class Trainer:
             for observer in self.observers:
                 observer.close()
         return RunResult(
-            self.run_dir, self.walk.generation, self.env_steps, self.elapsed, self.solved, interrupted, self.best_eval, self.check_mean
+            self.run_dir, self.walk.generation, self.env_steps, self.episodes, self.elapsed, self.solved, interrupted, self.best_eval, self.check_mean
         )
 
     def train_generation(self) -> GenerationRecord:
@@ -152,15 +154,18 @@ class Trainer:
         rollout = evaluate(self.policy, params, self.train_env, episode_seeds(run.seed, generation, run.episodes))
         stats = self.walk.tell(rollout.returns)
         steps = rollout.env_steps
+        self.episodes += rollout.lengths.numel()
         eval_mean = eval_std = check_mean = None
         if self.walk.generation % run.eval_freq == 0:
             evaluation = self.evaluate_centre(generation)
             steps += evaluation.env_steps
+            self.episodes += evaluation.lengths.numel()
             returns = evaluation.returns.reshape(-1).to(torch.float64)
             eval_mean, eval_std = float(returns.mean()), float(returns.std(unbiased=False))
             if self.target is not None and eval_mean >= self.target:
                 check_mean, check_steps = self.target_check(generation)
                 steps += check_steps
+                self.episodes += TARGET_CHECK_EPISODES
                 self.check_mean = check_mean
                 self.solved = check_mean >= self.target
         self.env_steps += steps
@@ -170,6 +175,7 @@ class Trainer:
         record = GenerationRecord(
             generation=self.walk.generation,
             env_steps=self.env_steps,
+            episodes=self.episodes,
             population_mean=stats["population_mean"],
             population_max=stats["population_max"],
             population_min=stats["population_min"],
@@ -222,6 +228,7 @@ class Trainer:
             "sigma": walk_state["sigma"],
             "seed": walk_state["seed"],
             "env_steps": self.env_steps,
+            "episodes": self.episodes,
             "elapsed": self.elapsed,
             "best_eval": self.best_eval,
             "check_mean": self.check_mean,
@@ -246,6 +253,7 @@ class Trainer:
             raise ConfigError(f"{str(checkpoint.path)!r} holds an agent but no walk state; it cannot be resumed")
         self.walk.load_state_dict({**{k: torch.from_numpy(v) for k, v in checkpoint.walk.items()}, **state})
         self.env_steps = int(state["env_steps"])
+        self.episodes = int(state.get("episodes", 0))
         self.elapsed = float(state["elapsed"])
         self.best_eval = state.get("best_eval")
         self.check_mean = state.get("check_mean")

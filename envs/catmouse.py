@@ -30,8 +30,8 @@ animals divided by its maximum ``2 * (size - 1)``, so in ``(0, 1]``; a capture g
 ``-CAPTURE_PENALTY`` (= -10) and ends the game. Ten steps give at most 10, so being caught is
 always worse than any game survived, and among survived games, further from the cat is better.
 
-Three ids (registered by :func:`register_envs`), one class :class:`CatMouseEnv` with a ``cat``
-parameter:
+Four ids (registered by :func:`register_envs`), one class :class:`CatMouseEnv` with a ``cat``
+parameter (and a ``reward`` parameter for the imitation game):
 
 ``rlfree/CatMouse-v0`` (``cat="still"``)
     The seed's game: the cat never moves. ``Discrete(4)`` mouse actions. The seed's "stupid
@@ -66,6 +66,12 @@ parameter:
     above plus 4 = stay. Both are chosen from the same observation; they are resolved mouse
     first, as above. The reward is the mouse's; **the cat's reward is its negation**.
 
+``rlfree/CatMouseTeacher-v0`` (``cat="still"``, ``reward="teacher"``)
+    The seed's own setting, imitation, as a reward: the still-cat game where each move earns
+    1 if it equals :func:`teacher_action` on that move's observation and 0 otherwise. Walking
+    onto the cat (never the teacher's move) ends the game, so the moves not made earn
+    nothing: the return is ``10 - mistakes``, the count of :func:`game_mistakes`.
+
 Render modes: ``"ansi"`` (a text board, top row = highest y), ``"rgb_array"`` (HxWx3 uint8 drawn
 with numpy only, 64 px cells, so it works headless) and ``"human"`` (a pygame window, imported
 lazily, as gymnasium's classic-control envs do).
@@ -88,16 +94,20 @@ GAME_LENGTH = 10
 CAPTURE_PENALTY = 10.0
 DEFAULT_CAT_RANDOM = 0.25
 CAT_MODES = ("still", "chase", "player")
+REWARDS = ("distance", "teacher")
 
 ENV_IDS = {
     "rlfree/CatMouse-v0": "still",
     "rlfree/CatMouseChase-v0": "chase",
     "rlfree/CatMouseDuel-v0": "player",
+    "rlfree/CatMouseTeacher-v0": "still",
 }
+ENV_REWARDS = {"rlfree/CatMouseTeacher-v0": "teacher"}  # the others: "distance"
 TWIN_ENTRY_POINTS = {
     "rlfree/CatMouse-v0": "envs.catmouse_twin:CatMouseTwin",
     "rlfree/CatMouseChase-v0": "envs.catmouse_twin:CatMouseChaseTwin",
     "rlfree/CatMouseDuel-v0": "envs.catmouse_twin:CatMouseDuelTwin",
+    "rlfree/CatMouseTeacher-v0": "envs.catmouse_twin:CatMouseTeacherTwin",
 }
 
 # colours of the rgb_array frame
@@ -207,7 +217,8 @@ class CatMouseEnv(gym.Env):
 
     Parameters: ``size`` (cells per side, >= 2), ``cat`` (``"still"``, ``"chase"`` or
     ``"player"``), ``cat_random`` (probability that a chasing cat moves at random instead of
-    toward the mouse), ``render_mode``.
+    toward the mouse), ``reward`` (``"distance"``, or ``"teacher"``: 1 per move equal to
+    :func:`teacher_action`, else 0), ``render_mode``.
 
     ``state`` is ``np.array([cat_x, cat_y, mouse_x, mouse_y])`` (int64 cells); ``elapsed_steps``
     counts the moves of this game. The chasing cat draws its per-step noise from
@@ -225,6 +236,7 @@ class CatMouseEnv(gym.Env):
         cat: str = "still",
         cat_random: float = DEFAULT_CAT_RANDOM,
         render_mode: str | None = None,
+        reward: str = "distance",
     ):
         if int(size) != size or size < 2:
             raise ValueError(f"size={size!r} is not accepted: the room needs a whole number of cells per side, at least 2")
@@ -232,11 +244,14 @@ class CatMouseEnv(gym.Env):
             raise ValueError(f"cat={cat!r} is not accepted: use one of {', '.join(map(repr, CAT_MODES))}")
         if not 0.0 <= cat_random <= 1.0:
             raise ValueError(f"cat_random={cat_random!r} is not accepted: a probability in [0, 1]")
+        if reward not in REWARDS:
+            raise ValueError(f"reward={reward!r} is not accepted: use one of {', '.join(map(repr, REWARDS))}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r} is not accepted: use one of {self.metadata['render_modes']} or None")
         self.size = int(size)
         self.cat = cat
         self.cat_random = float(cat_random)
+        self.reward = reward
         self.render_mode = render_mode
         self.observation_space = spaces.Box(0.0, 1.0, shape=(4,), dtype=np.float32)
         if cat == "player":
@@ -295,6 +310,7 @@ class CatMouseEnv(gym.Env):
         else:
             mouse_move, cat_move = int(action), STAY
         cat_x, cat_y, mouse_x, mouse_y = (int(v) for v in self.state)
+        agrees = mouse_move == teacher_move(cat_x, cat_y, mouse_x, mouse_y, self.size)
         mouse_x, mouse_y = _moved(mouse_x, mouse_y, mouse_move, self.size)
         caught = mouse_x == cat_x and mouse_y == cat_y
         if not caught:
@@ -311,7 +327,10 @@ class CatMouseEnv(gym.Env):
         self.elapsed_steps += 1
         self.trail.append((mouse_x, mouse_y))
         distance = self._distance()
-        reward = -CAPTURE_PENALTY if caught else distance / (2.0 * (self.size - 1))
+        if self.reward == "teacher":
+            reward = 1.0 if agrees and not caught else 0.0
+        else:
+            reward = -CAPTURE_PENALTY if caught else distance / (2.0 * (self.size - 1))
         if self.render_mode == "human":
             self.render()
         return self._observation(), float(reward), bool(caught), False, {"distance": distance}
@@ -519,7 +538,7 @@ def survival_rate(policy: Policy, n_games: int = 1000, seed: int = 0, **env_kwar
 
 # --------------------------------------------------------------------------------------------
 def register_envs() -> None:
-    """Register the three ids with gymnasium and their batched twins; safe to call again."""
+    """Register the four ids with gymnasium and their batched twins; safe to call again."""
     from rlfree.batched import register_twin
 
     for env_id, cat in ENV_IDS.items():
@@ -528,7 +547,7 @@ def register_envs() -> None:
                 id=env_id,
                 entry_point="envs.catmouse:CatMouseEnv",
                 max_episode_steps=GAME_LENGTH,
-                kwargs={"cat": cat},
+                kwargs={"cat": cat, "reward": ENV_REWARDS.get(env_id, "distance")},
             )
         register_twin(env_id, TWIN_ENTRY_POINTS[env_id])
 

@@ -8,6 +8,7 @@ id                         twin                    actions (int64)
 ``rlfree/CatMouse-v0``      :class:`CatMouseTwin`      ``(N,)`` mouse move 0..3
 ``rlfree/CatMouseChase-v0`` :class:`CatMouseChaseTwin` ``(N,)`` mouse move 0..3
 ``rlfree/CatMouseDuel-v0``  :class:`CatMouseDuelTwin`  ``(N, 2)`` [mouse 0..3, cat 0..4]
+``rlfree/CatMouseTeacher-v0`` :class:`CatMouseTeacherTwin` ``(N,)`` mouse move 0..3
 ========================== ======================= ============================
 
 ``state`` is ``(N, 4)`` = ``[cat_x, cat_y, mouse_x, mouse_y]`` in whole cells (stored as floats),
@@ -176,3 +177,17 @@ class CatMouseDuelTwin(CatMouseTwin):
 
     env_id = "rlfree/CatMouseDuel-v0"
     cat = "player"
+
+
+class CatMouseTeacherTwin(CatMouseTwin):
+    """Twin of ``rlfree/CatMouseTeacher-v0``: still cat; reward 1 per move equal to the teacher's."""
+
+    env_id = "rlfree/CatMouseTeacher-v0"
+    cat = "still"
+
+    def transition(self, state: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        moves = torch.as_tensor(actions, device=self.device).to(torch.int64).reshape(-1)
+        agrees = moves == teacher_actions(state, self.size)
+        state, _, caught = super().transition(state, moves)
+        # the teacher never walks onto the cat, so a capture is always a mistake
+        return state, (agrees & ~caught).to(self.dtype), caught

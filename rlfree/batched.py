@@ -107,7 +107,9 @@ class TwinEnv(ABC):
     one to the other. Its memory layout is free: twins build it with :func:`stack_columns`
     (column-contiguous) and must accept any layout, such as the row-major copy of
     :meth:`set_state`. A twin never writes into a state tensor it has returned, so ``observe``
-    may return the state itself or a view of it; callers treat observations as read-only.
+    may return the state itself or a view of it, and a reward or termination flag that is the
+    same for every copy may be one scalar expanded to (N,): callers treat what ``reset`` and
+    ``step`` return as read-only (in-place writes raise on expanded tensors).
     """
 
     env_id: ClassVar[str]

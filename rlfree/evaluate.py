@@ -60,20 +60,26 @@ def hash_seed(*parts: int) -> int:
 
 
 def evaluate(policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor) -> Rollout:
-    """Run every member of ``params`` on every episode seed.
+    """Run every member of ``params`` on its episode seeds.
 
-    params: (P, D) on the env's device; seeds: (E,) int64; ``env.num_envs`` must be P * E.
+    params: (P, D) on the env's device; seeds: (E,) int64, the same episodes for every member,
+    or (P, E), each member its own row of seeds (the trainer uses this to evaluate the centre on
+    held-out seeds in the same batch as the population). ``env.num_envs`` must be P * E.
     Returns a :class:`Rollout` with returns and lengths of shape (P, E).
 
     On a twin nothing leaves the device inside the step loop except the "all done?" check,
     which a CUDA device makes only every 16 steps to keep the GPU queue full.
     """
-    population, episodes = params.shape[0], seeds.shape[0]
+    population, episodes = params.shape[0], seeds.shape[-1]
+    if seeds.ndim == 1:
+        seeds = seeds.expand(population, episodes)
+    if seeds.shape != (population, episodes):
+        raise ValueError(f"seeds of shape {tuple(seeds.shape)} do not fit {population} members; expected (E,) or ({population}, E)")
     if env.num_envs != population * episodes:
         raise ValueError(f"the env has {env.num_envs} copies; {population} members x {episodes} episodes need {population * episodes}")
     device = params.device
     network = policy.network(params)
-    obs = env.reset(seeds.to(device).repeat(population))
+    obs = env.reset(seeds.to(device).reshape(-1))
     activations = network.initial_activations(episodes)
     returns = torch.zeros(env.num_envs, dtype=params.dtype, device=device)
     lengths = torch.zeros(env.num_envs, dtype=torch.int64, device=device)

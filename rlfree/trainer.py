@@ -10,6 +10,7 @@ exactly as if it had never stopped.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from rlfree.checkpoint import Checkpoint, save_checkpoint
 from rlfree.config import Config, ConfigError, to_toml
 from rlfree.evaluate import evaluate, episode_seeds
 from rlfree.policy import Policy
-from rlfree.vector import GymVectorEnv
+from rlfree.vector import GymVectorEnv, has_vector_entry_point
 from rlfree.walk import SmartRandomWalk
 
 TARGET_CHECK_EPISODES = 100
@@ -81,15 +82,14 @@ class Trainer:
         self.device = torch.device(config.env.device)
         self.dtype = torch.float64 if config.env.dtype == "float64" else torch.float32
         run, net = config.run, config.network
-        self.train_env = None
-        self.eval_env = None
         self.check_env = None
         rows = config.walk.population + (1 if config.walk.variant == "seed" else 0)
-        self.train_env = self._make_env(rows * run.episodes)
+        first_env = self._make_env(rows * run.episodes)
+        self._envs = {rows * run.episodes: first_env}
         self.policy = Policy.for_spaces(
             self.env_id,
-            self.train_env.observation_space,
-            self.train_env.action_space,
+            first_env.observation_space,
+            first_env.action_space,
             hidden=net.hidden,
             ticks=net.ticks,
             activation=net.activation,
@@ -123,7 +123,7 @@ class Trainer:
         )
 
     def close(self) -> None:
-        for env in (self.train_env, self.eval_env, self.check_env):
+        for env in [*self._envs.values(), self.check_env]:
             if env is not None:
                 env.close()
 
@@ -146,26 +146,37 @@ class Trainer:
         )
 
     def train_generation(self) -> GenerationRecord:
-        """One generation: ask, evaluate, tell, evaluate the centre when due, log, checkpoint."""
+        """One generation: ask, evaluate, tell, log, checkpoint.
+
+        When an evaluation is due, the centre (as it was when the generation began) plays
+        ``eval_episodes`` held-out episodes in the same batch as the population: one pass of
+        the step loop instead of two. If it reaches the target, the target check on
+        gymnasium's own environment decides whether the run is solved.
+        """
         run = self.config.run
         started = time.perf_counter()
         generation = self.walk.generation
-        params = self.walk.ask()
-        rollout = evaluate(self.policy, params, self.train_env, episode_seeds(run.seed, generation, run.episodes))
-        stats = self.walk.tell(rollout.returns)
-        steps = rollout.env_steps
-        self.episodes += rollout.lengths.numel()
+        before = self._snapshot  # the centre the evaluation below measures
+        members = self.walk.ask()
+        seeds = episode_seeds(run.seed, generation, run.episodes).expand(members.shape[0], run.episodes)
+        evaluating = (generation + 1) % run.eval_freq == 0
+        if evaluating:
+            eval_rows = math.ceil(run.eval_episodes / run.episodes)
+            eval_seeds = episode_seeds(run.seed, generation, eval_rows * run.episodes, "eval").reshape(eval_rows, run.episodes)
+            params = torch.cat([members, self.walk.centre.expand(eval_rows, -1)])
+            seeds = torch.cat([seeds, eval_seeds])
+        else:
+            params = members
+        rollout = evaluate(self.policy, params, self._env(params.shape[0] * run.episodes), seeds)
+        stats = self.walk.tell(rollout.returns[: members.shape[0]])
+        steps, self.episodes = rollout.env_steps, self.episodes + rollout.lengths.numel()
         eval_mean = eval_std = check_mean = None
-        if self.walk.generation % run.eval_freq == 0:
-            evaluation = self.evaluate_centre(generation)
-            steps += evaluation.env_steps
-            self.episodes += evaluation.lengths.numel()
-            returns = evaluation.returns.reshape(-1).to(torch.float64)
+        if evaluating:
+            returns = rollout.returns[members.shape[0] :].reshape(-1).to(torch.float64)
             eval_mean, eval_std = float(returns.mean()), float(returns.std(unbiased=False))
             if self.target is not None and eval_mean >= self.target:
-                check_mean, check_steps = self.target_check(generation)
-                steps += check_steps
-                self.episodes += TARGET_CHECK_EPISODES
+                check_mean, check_steps = self.target_check(generation, before["centre"])
+                steps, self.episodes = steps + check_steps, self.episodes + TARGET_CHECK_EPISODES
                 self.check_mean = check_mean
                 self.solved = check_mean >= self.target
         self.env_steps += steps
@@ -179,7 +190,7 @@ class Trainer:
             population_mean=stats["population_mean"],
             population_max=stats["population_max"],
             population_min=stats["population_min"],
-            episode_length_mean=float(rollout.lengths.to(torch.float64).mean()),
+            episode_length_mean=float(rollout.lengths[: members.shape[0]].to(torch.float64).mean()),
             sigma=self.walk.sigma,
             step_norm=stats["step_norm"],
             weight_norm=stats["weight_norm"],
@@ -192,27 +203,31 @@ class Trainer:
         )
         if eval_mean is not None and (self.best_eval is None or eval_mean > self.best_eval or self.solved):
             self.best_eval = eval_mean
-            self.save("best", self._snapshot)
+            self.save("best", before)
         if self.walk.generation % run.save_freq == 0:
             self.save("latest", self._snapshot)
-        W = self.centre_matrix() if eval_mean is not None else None
+        W = self.centre_matrix(before["centre"]) if eval_mean is not None else None
         for observer in self.observers:
             observer.on_generation(record, W)
         return record
 
-    def evaluate_centre(self, generation: int):
-        """The centre on ``eval_episodes`` held-out seeds, on the training backend."""
-        if self.eval_env is None:
-            self.eval_env = self._make_env(self.config.run.eval_episodes)
-        seeds = episode_seeds(self.config.run.seed, generation, self.config.run.eval_episodes, "eval")
-        return evaluate(self.policy, self.walk.centre[None], self.eval_env, seeds)
+    def _env(self, num_envs: int):
+        """The batched env with ``num_envs`` copies (with and without evaluation rows)."""
+        if num_envs not in self._envs:
+            self._envs[num_envs] = self._make_env(num_envs)
+        return self._envs[num_envs]
 
-    def target_check(self, generation: int) -> tuple[float, int]:
-        """The centre's mean over TARGET_CHECK_EPISODES episodes of gymnasium's own env, fresh held-out seeds."""
+    def target_check(self, generation: int, centre: torch.Tensor) -> tuple[float, int]:
+        """The centre's mean over TARGET_CHECK_EPISODES episodes of gymnasium's own env, fresh held-out seeds.
+
+        Gymnasium's own vectorised implementation is used where it ships one (CartPole-v1),
+        else a SyncVectorEnv of ``gym.make(id)``.
+        """
         if self.check_env is None:
-            self.check_env = GymVectorEnv(self.env_id, TARGET_CHECK_EPISODES, device=self.device, dtype=self.dtype)
+            kind = "vector_entry_point" if has_vector_entry_point(self.env_id) else "sync"
+            self.check_env = GymVectorEnv(self.env_id, TARGET_CHECK_EPISODES, vectorization=kind, device=self.device, dtype=self.dtype)
         seeds = episode_seeds(self.config.run.seed, generation, TARGET_CHECK_EPISODES, "check")
-        rollout = evaluate(self.policy, self.walk.centre[None], self.check_env, seeds)
+        rollout = evaluate(self.policy, centre[None], self.check_env, seeds)
         return float(rollout.returns.to(torch.float64).mean()), rollout.env_steps
 
     # -- checkpoints ----------------------------------------------------------------------------

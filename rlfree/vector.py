@@ -4,6 +4,11 @@ Any registered gymnasium id runs here: :class:`GymVectorEnv` wraps ``gymnasium.v
 (sync by default, async on request) and converts between numpy and torch at the boundary, so
 the policy still runs batched in torch. Gymnasium's vector envs auto-reset a copy on the step
 after it finishes; the evaluator ignores everything a copy returns after its episode ended.
+
+``vectorization="vector_entry_point"`` uses the task's own vectorised implementation where
+gymnasium ships one (CartPole-v1's NumPy ``CartPoleVectorEnv``). Such an env takes one seed
+for all its copies, so copies do not start from their own seeds: it serves whole-policy checks,
+not the walk's common-random-number evaluations.
 """
 
 from __future__ import annotations
@@ -13,6 +18,14 @@ import numpy as np
 import torch
 
 from rlfree.spaces import to_numpy_action
+
+
+VECTORIZATIONS = ("sync", "async", "vector_entry_point")
+
+
+def has_vector_entry_point(env_id: str) -> bool:
+    """Whether gymnasium ships its own vectorised implementation of ``env_id``."""
+    return gym.spec(env_id).vector_entry_point is not None
 
 
 class GymVectorEnv:
@@ -28,9 +41,10 @@ class GymVectorEnv:
         dtype: torch.dtype = torch.float32,
         env_kwargs: dict | None = None,
     ):
-        if vectorization not in ("sync", "async"):
-            raise ValueError(f"vectorization {vectorization!r} is not accepted; use sync or async")
+        if vectorization not in VECTORIZATIONS:
+            raise ValueError(f"vectorization {vectorization!r} is not accepted; use {', '.join(VECTORIZATIONS)}")
         self.env_id = env_id
+        self.vectorization = vectorization
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.dtype = dtype
@@ -48,7 +62,8 @@ class GymVectorEnv:
         seed_list = [int(s) for s in torch.as_tensor(seeds).reshape(-1).tolist()]
         if len(seed_list) != self.num_envs:
             raise ValueError(f"{len(seed_list)} seeds are not accepted: expected one per copy ({self.num_envs})")
-        obs, _ = self.vector_env.reset(seed=seed_list)
+        seed = seed_list[0] if self.vectorization == "vector_entry_point" else seed_list
+        obs, _ = self.vector_env.reset(seed=seed)
         return self._observation(obs)
 
     def _observation(self, obs: np.ndarray) -> torch.Tensor:

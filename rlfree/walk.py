@@ -31,9 +31,17 @@ from rlfree.evaluate import hash_seed
 
 
 def centred_ranks(fitness: torch.Tensor) -> torch.Tensor:
-    """fitness: (P,) -> ranks scaled to [-0.5, 0.5]; ties keep their order of appearance."""
+    """fitness: (P,) -> ranks scaled to [-0.5, 0.5]; tied values share their average rank.
+
+    Sharing matters: CartPole returns tie often (every member that balances scores 500), and
+    a mirrored pair with equal returns must then cancel instead of adding a random push.
+    """
+    ordered, order = fitness.sort(stable=True)
+    _, group, counts = torch.unique_consecutive(ordered, return_inverse=True, return_counts=True)
+    ends = counts.cumsum(0)
+    average_rank = (ends - counts + ends - 1).to(fitness.dtype) / 2
     ranks = torch.empty_like(fitness)
-    ranks[fitness.argsort(stable=True)] = torch.arange(fitness.numel(), dtype=fitness.dtype, device=fitness.device)
+    ranks[order] = average_rank[group]
     return ranks / max(fitness.numel() - 1, 1) - 0.5
 
 
@@ -94,6 +102,8 @@ class SmartRandomWalk:
         if self._noise is None:
             raise RuntimeError("tell() was called without ask() for this generation")
         cfg = self.config
+        if returns.ndim != 2 or returns.shape[0] != self.rows:
+            raise ValueError(f"returns of shape {tuple(returns.shape)} are not accepted: expected ({self.rows}, episodes)")
         eps, self._noise = self._noise, None
         fitness = returns.to(self.centre.dtype).mean(dim=1)
         nan = torch.isnan(fitness)

@@ -4,6 +4,7 @@
     python scripts/train.py --env CartPole-v1
     python scripts/train.py --env Acrobot-v1 --population 64 --sigma 0.05 -n 300
     python scripts/train.py --resume runs/CartPole-v1__rlfree__0__1700000000
+    python scripts/train.py --coevolve      # a cat and a mouse against each other (rlfree/CatMouseDuel-v0)
 
 A preset agents/<env>.toml is used when it exists (or --config FILE); flags override it.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from rlfree.checkpoint import load_checkpoint
 from rlfree.cli import user_errors
+from rlfree.coevolve import DUEL_ENV_ID, CoevolutionTrainer, DuelBoard, DuelConsole, find_duel
 from rlfree.config import Config, ConfigError, add_arguments, load_toml, overrides_from_args, preset_path
 from rlfree.trainer import Trainer, default_agents_dir, make_run_folder
 
@@ -24,6 +26,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", metavar="TOML", help="a preset (default: agents/<env>.toml when it exists)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoints/latest")
+    parser.add_argument("--coevolve", action="store_true", help=f"train a cat network and a mouse network against each other, each with its own walk (env: {DUEL_ENV_ID})")
     add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -31,8 +34,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def resolve_config(args: argparse.Namespace) -> tuple[Config, object]:
     """The run's config and, for --resume, the checkpoint it continues from."""
     overrides = overrides_from_args(args)
+    if args.coevolve:
+        overrides.setdefault("env", {}).setdefault("env", DUEL_ENV_ID)
     if args.resume:
-        checkpoint = load_checkpoint(args.resume, which="latest")
+        # a co-evolution run resumes from its mouse's checkpoint; the trainer finds the cat beside it
+        checkpoint = load_checkpoint(find_duel(args.resume) / "mouse" if args.coevolve else args.resume, which="latest")
         if "config" not in checkpoint.state:
             raise ConfigError(f"{args.resume!r} holds no run config; it cannot be resumed")
         config = Config.from_dict(checkpoint.state["config"], source=str(checkpoint.path / "state.json"))
@@ -52,22 +58,28 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     with user_errors("train.py"):
         config, checkpoint = resolve_config(args)
-        trainer = Trainer(config, run_dir=None, checkpoint=checkpoint)
+        trainer = (CoevolutionTrainer if args.coevolve else Trainer)(config, run_dir=None, checkpoint=checkpoint)
         if checkpoint is not None:
-            trainer.run_dir = checkpoint.path.parent.parent
+            trainer.run_dir = checkpoint.path.parents[2 if args.coevolve else 1]
         else:
             trainer.run_dir = make_run_folder(config)
         from rlfree.board import Board
         from rlfree.progress import ConsoleProgress
 
-        trainer.observers = [
-            ConsoleProgress(config.run.generations, bar=config.run.progress),
-            Board(trainer.run_dir, config.to_dict(), resumed=checkpoint is not None),
-        ]
+        if args.coevolve:
+            trainer.observers = [DuelConsole(), DuelBoard(trainer.run_dir, config.to_dict(), resumed=checkpoint is not None)]
+        else:
+            trainer.observers = [
+                ConsoleProgress(config.run.generations, bar=config.run.progress),
+                Board(trainer.run_dir, config.to_dict(), resumed=checkpoint is not None),
+            ]
         print(f"run folder: {trainer.run_dir}  (env {trainer.env_id}, backend {trainer.backend}, device {config.env.device})")
         result = trainer.run()
     if result.interrupted:
-        print(f"\ninterrupted: checkpoint saved; continue with: python scripts/train.py --resume {result.run_dir}")
+        again = " --coevolve" if args.coevolve else ""
+        print(f"\ninterrupted: checkpoint saved; continue with: python scripts/train.py{again} --resume {result.run_dir}")
+    elif args.coevolve:
+        print(f"\ndone: {result.generations} generations, {result.episodes:,} games, {result.elapsed:.2f} s of training")
     elif result.solved:
         print(
             f"\nsolved: centre's mean {result.check_mean:.1f} over 100 episodes of gymnasium's {trainer.env_id} "

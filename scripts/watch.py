@@ -4,6 +4,8 @@
     python scripts/watch.py runs/CartPole-v1__rlfree__0__1700000000
     python scripts/watch.py runs/... --record cartpole.gif
     python scripts/watch.py --env CartPole-v1 --no-render --episodes 100   # the shipped agent
+    python scripts/watch.py runs/rlfree-CatMouseDuel-v0__... --render ansi       # cat versus mouse
+    python scripts/watch.py runs/rlfree-CatMouseDuel-v0__... --cat runs/.../checkpoints/gen10
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from rlfree.agent import load_agent
 from rlfree.cli import user_errors
+from rlfree.coevolve import is_duel, load_duel_agent
 from rlfree.config import preset_path
 from rlfree.recording import FrameRecorder, check_record_path
 from rlfree.trainer import default_agents_dir
@@ -33,6 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", help="a run folder (plays checkpoints/best) or a checkpoint folder")
     parser.add_argument("--env", help="with no path: play the agent shipped in agents/ for this env id")
+    parser.add_argument("--cat", metavar="PATH", help="cat versus mouse: the cat to play against the path's mouse (default: the path's own cat)")
     parser.add_argument("--episodes", type=int, default=5, help="episodes to play (default: 5)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the first episode; episode i uses seed+i (default: {DEFAULT_SEED})")
     parser.add_argument("--render", choices=["human", "ansi", "none"], help="human: a window; ansi: text in the terminal (default: human when a display exists)")
@@ -48,7 +52,7 @@ def agent_path(args: argparse.Namespace) -> Path:
         return Path(args.path)
     if args.env:
         shipped = preset_path(args.env, default_agents_dir()).with_suffix("")
-        if not (shipped / "W.npy").is_file():
+        if not ((shipped / "W.npy").is_file() or is_duel(shipped)):
             raise ValueError(f"no agent is shipped for env {args.env!r} (looked in {shipped}); train one with scripts/train.py --env {args.env}")
         return shipped
     raise ValueError("give a run folder or checkpoint folder, or --env ID for a shipped agent")
@@ -59,7 +63,8 @@ def main(argv=None) -> int:
     with user_errors("watch.py"):
         if args.episodes < 1:
             raise ValueError(f"--episodes {args.episodes} is not accepted: use 1 or more")
-        agent = load_agent(agent_path(args))
+        path = agent_path(args)
+        agent = load_duel_agent(path, args.cat) if args.cat or is_duel(path) else load_agent(path)
         render = args.render
         if render == "human" and not has_display():
             raise ValueError("--render human needs a display and none was found; use --record run.gif (or --render ansi, --no-render)")
@@ -67,7 +72,7 @@ def main(argv=None) -> int:
             render = "human" if has_display() and not args.record else "none"
         if args.record:
             check_record_path(args.record)
-        print(f"agent: {agent.source}  (env {agent.env_id})")
+        print(f"agent: {agent.source}{f'  against the cat of {args.cat}' if args.cat else ''}  (env {agent.env_id})")
         returns = play_episodes(agent, args, render)
     mean, std = float(np.mean(returns)), float(np.std(returns))
     print(f"mean return {mean:.2f} ± {std:.2f} over {len(returns)} episodes")

@@ -22,6 +22,7 @@ from envs.catmouse import (
     UP,
     CatMouseEnv,
     evader_action,
+    game_mistakes,
     mistakes_per_game,
     register_envs,
     survival_rate,
@@ -261,6 +262,22 @@ def test_mistakes_per_game_counts_moves_unlike_the_teacher():
             return teacher_action(obs)
 
     assert mistakes_per_game(Recurrent(), n_games=7) == 0.0 and len(reset_calls) == 7
+
+
+def test_teacher_env_return_is_ten_minus_mistakes():
+    env = gym.make("rlfree/CatMouseTeacher-v0")
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        mistakes = game_mistakes(lambda obs: int(rng.integers(4)), CatMouseEnv(), seed=seed)
+        rng = np.random.default_rng(seed)
+        env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(int(rng.integers(4)))
+            total += reward
+            done = terminated or truncated
+        assert total == 10 - mistakes
+    env.close()
 
 
 def test_evader_outlives_the_teacher_against_the_chasing_cat():

@@ -1,0 +1,90 @@
+"""Batched tensor twin of gymnasium 1.4's MountainCar-v0 (``gymnasium/envs/classic_control/mountain_car.py``).
+
+Same dynamics as gymnasium: ``velocity += (action - 1) * force - gravity * cos(3 position)``,
+clipped to +-0.07; ``position += velocity``, clipped to [-1.2, 0.6]; the velocity is zeroed when
+the car sits on the left wall moving left; the episode terminates once ``position >= 0.5`` and
+``velocity >= 0``; reward -1 per step; time limit 200 steps. Only the start-state generator
+differs: gymnasium draws position ~ U(-0.6, -0.4) with numpy's generator, the twin draws the same
+distribution with :func:`rlfree.batched.seeded_uniform`; the velocity starts at 0 in both.
+
+State (N, 2): ``[position, velocity]`` as gymnasium's ``env.unwrapped.state``; the observation is
+the state itself. Actions: (N,) int64 in {0, 1, 2}: accelerate left, don't, accelerate right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from rlfree.batched import TwinEnv, seeded_uniform, stack_columns
+
+
+@dataclass(frozen=True)
+class MountainCarParams:
+    """MountainCar's constants; each comment names gymnasium's value."""
+
+    min_position: float = -1.2  # self.min_position = -1.2
+    max_position: float = 0.6  # self.max_position = 0.6
+    max_speed: float = 0.07  # self.max_speed = 0.07
+    goal_position: float = 0.5  # self.goal_position = 0.5
+    goal_velocity: float = 0.0  # goal_velocity=0 (constructor argument)
+    force: float = 0.001  # self.force = 0.001
+    gravity: float = 0.0025  # self.gravity = 0.0025
+    reset_low: float = -0.6  # reset(): uniform(low=-0.6, high=-0.4)
+    reset_high: float = -0.4
+
+
+class MountainCarTwin(TwinEnv):
+    """``num_envs`` MountainCar-v0 copies as tensor ops; see the module docstring."""
+
+    env_id = "MountainCar-v0"
+    max_episode_steps = 200  # gymnasium registration: max_episode_steps=200
+
+    def __init__(
+        self,
+        num_envs: int,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        params: MountainCarParams | None = None,
+    ):
+        super().__init__(num_envs, device, dtype)
+        self.params = p = params or MountainCarParams()
+        low = np.array([p.min_position, -p.max_speed], dtype=np.float32)
+        high = np.array([p.max_position, p.max_speed], dtype=np.float32)
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.action_space = spaces.Discrete(3)
+
+        def const(value) -> torch.Tensor:
+            return torch.tensor(value, dtype=dtype, device=self.device)
+
+        self._push = const([-p.force, 0.0, p.force])  # (action - 1) * force, by action
+        self._min_position = const(p.min_position)
+        self._goal_position = const(p.goal_position)
+        self._goal_velocity = const(p.goal_velocity)
+        self._reward = const(-1.0)
+
+    def initial_state(self, seeds: torch.Tensor) -> torch.Tensor:
+        p = self.params
+        u = seeded_uniform(seeds, 1, stream=0, dtype=self.dtype)[:, 0]
+        position = u.mul_(p.reset_high - p.reset_low).add_(p.reset_low)
+        return stack_columns((position, torch.zeros_like(position)))
+
+    def transition(self, state: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        p = self.params
+        position, velocity = state.unbind(1)
+        # velocity += (action - 1) * force + cos(3 * position) * (-gravity)
+        push = self._push.index_select(0, actions)
+        velocity = torch.add(velocity, push.add_(torch.cos(position * 3.0), alpha=-p.gravity))
+        velocity.clamp_(-p.max_speed, p.max_speed)
+        position = torch.add(position, velocity).clamp_(p.min_position, p.max_position)
+        # if position == min_position and velocity < 0: velocity = 0
+        velocity = torch.where(position == self._min_position, velocity.clamp(min=0.0), velocity)
+        terminated = (position >= self._goal_position).logical_and_(velocity >= self._goal_velocity)
+        reward = self._reward.expand(position.shape[0])
+        return stack_columns((position, velocity)), reward, terminated
+
+    def observe(self, state: torch.Tensor) -> torch.Tensor:
+        return state

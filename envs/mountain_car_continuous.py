@@ -1,0 +1,99 @@
+"""Batched tensor twin of gymnasium 1.4's MountainCarContinuous-v0 (``gymnasium/envs/classic_control/continuous_mountain_car.py``).
+
+Same dynamics as gymnasium: the action is clipped to [-1, 1] as the force;
+``velocity += force * power - 0.0025 * cos(3 position)``, clipped to +-0.07;
+``position += velocity``, clipped to [-1.2, 0.6]; the velocity is zeroed when the car sits on the
+left wall moving left; the episode terminates once ``position >= 0.45`` and ``velocity >= 0``;
+reward ``100 * terminated - 0.1 * action**2`` with the action *before* clipping, as gymnasium;
+time limit 999 steps. Only the start-state generator differs: gymnasium draws position
+~ U(-0.6, -0.4) with numpy's generator, the twin draws the same distribution with
+:func:`rlfree.batched.seeded_uniform`; the velocity starts at 0 in both.
+
+Gymnasium keeps this task's state in float32 (and, under NumPy 2's promotion rules, does part of
+its arithmetic in float32); a float64 twin computes everything in float64, so it agrees with
+gymnasium to float32 precision, not beyond.
+
+State (N, 2): ``[position, velocity]`` as gymnasium's ``env.unwrapped.state``; the observation is
+the state itself. Actions: (N, 1) float, the force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from rlfree.batched import TwinEnv, seeded_uniform, stack_columns
+
+
+@dataclass(frozen=True)
+class MountainCarContinuousParams:
+    """MountainCarContinuous's constants; each comment names gymnasium's value."""
+
+    min_action: float = -1.0  # self.min_action = -1.0
+    max_action: float = 1.0  # self.max_action = 1.0
+    min_position: float = -1.2  # self.min_position = -1.2
+    max_position: float = 0.6  # self.max_position = 0.6
+    max_speed: float = 0.07  # self.max_speed = 0.07
+    goal_position: float = 0.45  # self.goal_position = 0.45 (0.5 in MountainCar-v0)
+    goal_velocity: float = 0.0  # goal_velocity=0 (constructor argument)
+    power: float = 0.0015  # self.power = 0.0015
+    gravity: float = 0.0025  # step(): ... - 0.0025 * math.cos(3 * position)
+    goal_reward: float = 100.0  # step(): reward = 100.0 when terminated
+    action_cost: float = 0.1  # step(): reward -= math.pow(action[0], 2) * 0.1
+    reset_low: float = -0.6  # reset(): uniform(low=-0.6, high=-0.4)
+    reset_high: float = -0.4
+
+
+class MountainCarContinuousTwin(TwinEnv):
+    """``num_envs`` MountainCarContinuous-v0 copies as tensor ops; see the module docstring."""
+
+    env_id = "MountainCarContinuous-v0"
+    max_episode_steps = 999  # gymnasium registration: max_episode_steps=999
+
+    def __init__(
+        self,
+        num_envs: int,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        params: MountainCarContinuousParams | None = None,
+    ):
+        super().__init__(num_envs, device, dtype)
+        self.params = p = params or MountainCarContinuousParams()
+        low = np.array([p.min_position, -p.max_speed], dtype=np.float32)
+        high = np.array([p.max_position, p.max_speed], dtype=np.float32)
+        self.observation_space = spaces.Box(low=low, high=high, dtype=np.float32)
+        self.action_space = spaces.Box(low=p.min_action, high=p.max_action, shape=(1,), dtype=np.float32)
+
+        def const(value: float) -> torch.Tensor:
+            return torch.tensor(value, dtype=dtype, device=self.device)
+
+        self._min_position = const(p.min_position)
+        self._goal_position = const(p.goal_position)
+        self._goal_velocity = const(p.goal_velocity)
+
+    def initial_state(self, seeds: torch.Tensor) -> torch.Tensor:
+        p = self.params
+        u = seeded_uniform(seeds, 1, stream=0, dtype=self.dtype)[:, 0]
+        position = u.mul_(p.reset_high - p.reset_low).add_(p.reset_low)
+        return stack_columns((position, torch.zeros_like(position)))
+
+    def transition(self, state: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        p = self.params
+        position, velocity = state.unbind(1)
+        action = actions[:, 0].to(self.dtype)
+        # velocity += force * power - 0.0025 * cos(3 * position), force = clip(action, -1, 1)
+        accel = torch.add(action.clamp(p.min_action, p.max_action).mul_(p.power), torch.cos(position * 3.0), alpha=-p.gravity)
+        velocity = torch.add(velocity, accel).clamp_(-p.max_speed, p.max_speed)
+        position = torch.add(position, velocity).clamp_(p.min_position, p.max_position)
+        # if position == min_position and velocity < 0: velocity = 0
+        velocity = torch.where(position == self._min_position, velocity.clamp(min=0.0), velocity)
+        terminated = (position >= self._goal_position).logical_and_(velocity >= self._goal_velocity)
+        # reward = 100 * terminated - 0.1 * action**2, the action unclipped
+        reward = torch.addcmul(terminated.to(self.dtype).mul_(p.goal_reward), action, action, value=-p.action_cost)
+        return stack_columns((position, velocity)), reward, terminated
+
+    def observe(self, state: torch.Tensor) -> torch.Tensor:
+        return state

@@ -1,0 +1,205 @@
+"""Rollouts of a population: exact returns and lengths, masking, common random numbers, seeds."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from rlfree.batched import make_twin
+from rlfree.evaluate import HELDOUT_SEED_RANGE, TRAIN_SEED_RANGE, episode_seeds, evaluate
+from rlfree.policy import Policy
+from rlfree.vector import GymVectorEnv
+
+COUNTDOWN_ID = "rlfree_test/Countdown-v0"
+TIME_LIMIT = 5
+
+
+def countdown_length(seed: int) -> int:
+    return 2 + seed % 5  # 2..6 steps; 6 is cut to TIME_LIMIT = 5 by the TimeLimit wrapper
+
+
+class CountdownEnv(gym.Env):
+    """A seed sets the episode's length; the observation is the steps left; reward 1 + action.
+
+    After an unseeded reset (gymnasium's autoreset) episodes last 3 steps and pay 100 + action
+    per step, so any reward counted after an episode ended shows in the returns.
+    """
+
+    observation_space = spaces.Box(0.0, 10.0, (1,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.left = countdown_length(seed) if seed is not None else 3
+        self.bonus = 0.0 if seed is not None else 100.0
+        return np.array([self.left], dtype=np.float32), {}
+
+    def step(self, action):
+        self.left -= 1
+        reward = 1.0 + float(action) + self.bonus
+        return np.array([self.left], dtype=np.float32), reward, self.left == 0, False, {}
+
+
+if COUNTDOWN_ID not in gym.registry:
+    gym.register(COUNTDOWN_ID, entry_point=CountdownEnv, max_episode_steps=TIME_LIMIT)
+
+
+def countdown_policy() -> Policy:
+    """hidden 0, 1 tick, identity: outputs = bias + w * obs, so each member's rule is readable."""
+    return Policy.for_spaces(COUNTDOWN_ID, CountdownEnv.observation_space, CountdownEnv.action_space,
+                             hidden=0, ticks=1, activation="identity")
+
+
+def countdown_params(policy: Policy) -> torch.Tensor:
+    """Three members: always 0; always 1; 1 while more than 2.5 steps are left, then 0."""
+    assert policy.spec.n_columns == 1 + 1 + 2  # [1, obs, a0, a1]
+    W = torch.zeros(3, 2, 4)
+    W[0, 0, 0] = 1.0  # output 0 wins
+    W[1, 1, 0] = 1.0  # output 1 wins
+    W[2, 0, 0], W[2, 1, 1] = 2.5, 1.0  # output 1 = steps left, output 0 = 2.5
+    return W.reshape(3, -1)
+
+
+def expected_countdown(seeds: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    rules = [lambda left: 0, lambda left: 1, lambda left: int(left > 2.5)]
+    returns = np.zeros((3, len(seeds)))
+    lengths = np.zeros((3, len(seeds)), dtype=np.int64)
+    for p, rule in enumerate(rules):
+        for e, seed in enumerate(seeds):
+            left = countdown_length(seed)
+            for t in range(min(left, TIME_LIMIT)):
+                returns[p, e] += 1 + rule(left - t)
+                lengths[p, e] += 1
+    return returns, lengths
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_returns_and_lengths_are_exact_through_gymnasium_vector_env(vectorization):
+    seeds = [10, 3, 4, 6]  # lengths 2, 5, 6 -> 5 (truncated), 3
+    policy = countdown_policy()
+    env = GymVectorEnv(COUNTDOWN_ID, 3 * len(seeds), vectorization=vectorization)
+    try:
+        rollout = evaluate(policy, countdown_params(policy), env, torch.tensor(seeds))
+    finally:
+        env.close()
+    returns, lengths = expected_countdown(seeds)
+    assert returns.tolist() == [[2, 5, 5, 3], [4, 10, 10, 6], [2, 8, 9, 4]]  # the hand count, for the reader
+    assert rollout.returns.shape == (3, 4) and rollout.returns.dtype == torch.float32
+    np.testing.assert_array_equal(rollout.returns.numpy(), returns)
+    np.testing.assert_array_equal(rollout.lengths.numpy(), lengths)
+    assert rollout.env_steps == int(lengths.sum()) == 3 * (2 + 5 + 5 + 3)
+
+
+def test_rewards_after_an_episode_ended_are_not_counted():
+    # episode lengths 2 and 5: the short copies autoreset and earn 100+ per step for 3 more steps
+    policy = countdown_policy()
+    env = GymVectorEnv(COUNTDOWN_ID, 3 * 2)
+    try:
+        rollout = evaluate(policy, countdown_params(policy), env, torch.tensor([0, 3]))
+    finally:
+        env.close()
+    np.testing.assert_array_equal(rollout.returns.numpy(), [[2, 5], [4, 10], [2, 8]])
+    np.testing.assert_array_equal(rollout.lengths.numpy(), [[2, 5], [2, 5], [2, 5]])
+
+
+def test_evaluate_rejects_an_env_of_the_wrong_size():
+    policy = countdown_policy()
+    env = GymVectorEnv(COUNTDOWN_ID, 5)
+    try:
+        with pytest.raises(ValueError, match="3 members x 2 episodes need 6"):
+            evaluate(policy, countdown_params(policy), env, torch.tensor([0, 1]))
+    finally:
+        env.close()
+
+
+# -- CartPole: the twin and gymnasium, common random numbers -----------------------------------
+def cartpole_policy() -> Policy:
+    spec = gym.spec("CartPole-v1")
+    env = gym.make(spec.id)
+    policy = Policy.for_spaces(spec.id, env.observation_space, env.action_space, hidden=2, ticks=2, activation="tanh")
+    env.close()
+    return policy
+
+
+def random_params(policy: Policy, population: int, seed: int, scale: float = 2.0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.stack([policy.initial_params(generator, scale) for _ in range(population)])
+
+
+def test_twin_rollout_counts_one_per_step_until_done():
+    policy = cartpole_policy()
+    params = random_params(policy, 4, seed=0)
+    seeds = torch.tensor([1, 2, 3])
+    env = make_twin("CartPole-v1", 4 * 3)
+    rollout = evaluate(policy, params, env, seeds)
+    assert rollout.returns.shape == (4, 3)
+    np.testing.assert_array_equal(rollout.returns.numpy(), rollout.lengths.numpy().astype(np.float32))
+    assert int(rollout.lengths.min()) >= 8 and int(rollout.lengths.max()) <= 500
+    assert len(set(rollout.returns[:, 0].tolist())) > 1  # members differ
+
+
+def test_twin_pushing_one_way_falls_within_a_dozen_steps():
+    policy = cartpole_policy()
+    W = torch.zeros(2, policy.spec.n_activations, policy.spec.n_columns)
+    W[0, 0, 0] = 1.0  # always action 0 (push left)
+    W[1, 1, 0] = 1.0  # always action 1 (push right)
+    rollout = evaluate(policy, W.reshape(2, -1), make_twin("CartPole-v1", 2 * 5), torch.arange(5))
+    assert ((rollout.lengths >= 8) & (rollout.lengths <= 12)).all()
+
+
+@pytest.mark.parametrize("backend", ["twin", "gym"])
+def test_members_with_the_same_weights_meet_the_same_episodes(backend):
+    policy = cartpole_policy()
+    population, episodes = 4, 3
+    params = random_params(policy, 1, seed=2).repeat(population, 1)
+    seeds = torch.tensor([5, 6, 7])
+    env = make_twin("CartPole-v1", population * episodes) if backend == "twin" else GymVectorEnv("CartPole-v1", population * episodes)
+    try:
+        rollout = evaluate(policy, params, env, seeds)
+    finally:
+        env.close()
+    assert (rollout.returns == rollout.returns[0]).all()
+    assert (rollout.lengths == rollout.lengths[0]).all()
+    # and the episodes themselves differ, so the equality above is not trivial
+    assert len(set(rollout.lengths[0].tolist())) > 1
+
+
+def test_gymnasium_start_states_depend_on_the_seed_only():
+    env = GymVectorEnv("CartPole-v1", 4)
+    try:
+        obs = env.reset(torch.tensor([9, 9, 1, 9]))
+    finally:
+        env.close()
+    assert torch.equal(obs[0], obs[1]) and torch.equal(obs[0], obs[3])
+    assert not torch.equal(obs[0], obs[2])
+
+
+# -- episode seeds -----------------------------------------------------------------------------
+def test_episode_seeds_are_deterministic():
+    a = episode_seeds(3, 17, 50)
+    assert a.dtype == torch.int64 and a.shape == (50,)
+    assert torch.equal(a, episode_seeds(3, 17, 50))
+    assert not torch.equal(a, episode_seeds(3, 18, 50))
+    assert not torch.equal(a, episode_seeds(4, 17, 50))
+
+
+def test_train_seeds_and_heldout_seeds_come_from_disjoint_ranges():
+    assert TRAIN_SEED_RANGE == (0, 2**30) and HELDOUT_SEED_RANGE == (2**30, 2**31)
+    train = torch.cat([episode_seeds(0, g, 100, "train") for g in range(20)])
+    assert int(train.min()) >= 0 and int(train.max()) < 2**30
+    for purpose in ("eval", "check"):
+        heldout = torch.cat([episode_seeds(0, g, 100, purpose) for g in range(20)])
+        assert int(heldout.min()) >= 2**30 and int(heldout.max()) < 2**31
+
+
+def test_purposes_give_different_seeds():
+    train, evaluation, check = (episode_seeds(1, 5, 100, p) for p in ("train", "eval", "check"))
+    assert not set(train.tolist()) & set(evaluation.tolist())
+    assert not torch.equal(evaluation, check)
+    assert len(set(evaluation.tolist()) & set(check.tolist())) < 3
+
+
+def test_unknown_seed_purpose_is_an_error():
+    with pytest.raises(KeyError):
+        episode_seeds(0, 0, 3, "test")

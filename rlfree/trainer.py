@@ -86,17 +86,21 @@ class Trainer:
         rows = config.walk.population + (1 if config.walk.variant == "seed" else 0)
         first_env = self._make_env(rows * run.episodes)
         self._envs = {rows * run.episodes: first_env}
-        self.policy = Policy.for_spaces(
-            self.env_id,
-            first_env.observation_space,
-            first_env.action_space,
-            hidden=net.hidden,
-            ticks=net.ticks,
-            activation=net.activation,
-            obs_encoding=net.obs_encoding,
-            softmax_output=net.softmax_output,
-            sequence_output=net.sequence_output,
-        )
+        try:
+            self.policy = Policy.for_spaces(
+                self.env_id,
+                first_env.observation_space,
+                first_env.action_space,
+                hidden=net.hidden,
+                ticks=net.ticks,
+                activation=net.activation,
+                obs_encoding=net.obs_encoding,
+                softmax_output=net.softmax_output,
+                sequence_output=net.sequence_output,
+            )
+        except ValueError:
+            first_env.close()  # an async vector env would otherwise keep its worker processes
+            raise
         generator = torch.Generator().manual_seed(run.seed)
         centre = self.policy.initial_params(generator, net.init_scale, self.dtype).to(self.device)
         self.walk = SmartRandomWalk(centre, config.walk, run.seed)

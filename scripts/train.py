@@ -42,6 +42,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, object]:
         if "config" not in checkpoint.state:
             raise ConfigError(f"{args.resume!r} holds no run config; it cannot be resumed")
         config = Config.from_dict(checkpoint.state["config"], source=str(checkpoint.path / "state.json"))
+        if "seed" in overrides.get("run", {}) and overrides["run"]["seed"] != config.run.seed:
+            raise ConfigError(f"--seed {overrides['run']['seed']} is not accepted with --resume: the run was made with seed {config.run.seed}")
         config.update(overrides, "command line")
         return config, checkpoint
     env_id = overrides.get("env", {}).get("env", Config().env.env)
@@ -88,7 +90,8 @@ def main(argv=None) -> int:
         )
     else:
         best = "-" if result.best_eval is None else f"{result.best_eval:.1f}"
-        print(f"\nstopped after {result.generations} generations without reaching the target {trainer.target}; best evaluation {best}")
+        goal = "" if trainer.target is None else f" without reaching the target {trainer.target}"
+        print(f"\nstopped after {result.generations} generations{goal}; best evaluation {best}")
     print(f"run folder:  {result.run_dir}")
     print(f"watch it:    python scripts/watch.py {result.run_dir}")
     print(f"TensorBoard: tensorboard --logdir {result.run_dir.parent}")

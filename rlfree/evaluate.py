@@ -59,12 +59,13 @@ def hash_seed(*parts: int) -> int:
     return x >> 1
 
 
-def evaluate(policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor) -> Rollout:
+def evaluate(policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor, max_steps: int | None = None) -> Rollout:
     """Run every member of ``params`` on its episode seeds.
 
     params: (P, D) on the env's device; seeds: (E,) int64, the same episodes for every member,
     or (P, E), each member its own row of seeds (the trainer uses this to evaluate the centre on
     held-out seeds in the same batch as the population). ``env.num_envs`` must be P * E.
+    ``max_steps`` cuts every episode after that many steps (default: the env's time limit).
     Returns a :class:`Rollout` with returns and lengths of shape (P, E).
 
     On a twin nothing leaves the device inside the step loop except the "all done?" check,
@@ -85,7 +86,7 @@ def evaluate(policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch
     lengths = torch.zeros(env.num_envs, dtype=torch.int64, device=device)
     running = torch.ones(env.num_envs, dtype=torch.bool, device=device)
     check_every = 1 if device.type == "cpu" else 16
-    max_steps = env.max_episode_steps or 1_000_000
+    max_steps = max_steps or env.max_episode_steps or 1_000_000
     for t in range(max_steps):
         actions, activations = policy.act(network, obs, activations)
         obs, reward, terminated, truncated = env.step(actions)

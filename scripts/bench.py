@@ -1,0 +1,246 @@
+#!/usr/bin/env python
+"""Speed of rlfree's batched evaluation, each figure beside a named alternative from the same run.
+
+    python scripts/bench.py                  # everything (about ten minutes on 2 cores)
+    python scripts/bench.py --skip-solve     # throughput tables only
+    python scripts/bench.py --markdown bench.md
+
+1. Policy-plus-environment steps per second of a population of free networks (hidden 16,
+   2 ticks; 64 members, batch / 64 episodes each) at batch sizes 64, 1024 and 16384:
+   (a) rlfree's twin backend (``evaluate`` on the tensor twin);
+   (b) gymnasium's SyncVectorEnv, the same policy batched in torch;
+   (c) gymnasium's own NumPy CartPoleVectorEnv (``vector_entry_point``), same policy;
+   (d) a hand-fused loop written below: the same network and physics in one plain torch loop
+       with no framework around them (CartPole's physics inline; Acrobot's and Pendulum's
+       through the twin's pure ``transition`` function, without ``TwinEnv.step``).
+   CartPole runs a balancing controller so that episodes last; every loop counts only the
+   steps of copies whose episode is still running.
+2. The network's memory layout for one tick: (P, B, K) @ (P, K, A) against W @ column vectors.
+3. Time to solve CartPole-v1 with the preset, seeds 0-4: twin backend against gymnasium's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import torch
+
+import rlfree  # noqa: F401  registers the twins
+from rlfree.batched import make_twin, seeded_uniform
+from rlfree.config import Config, load_toml, preset_path
+from rlfree.evaluate import evaluate, episode_seeds
+from rlfree.policy import Policy
+from rlfree.trainer import Trainer, default_agents_dir
+from rlfree.vector import GymVectorEnv
+
+BATCHES = (64, 1024, 16384)
+POPULATION = 64
+HIDDEN, TICKS = 16, 2
+
+
+def make_policy(env_id: str) -> Policy:
+    env = gym.make(env_id)
+    policy = Policy.for_spaces(env_id, env.observation_space, env.action_space, hidden=HIDDEN, ticks=TICKS, activation="tanh")
+    env.close()
+    return policy
+
+
+def population_params(policy: Policy, env_id: str) -> torch.Tensor:
+    """(POPULATION, D) weights: small random ones, plus a balancing rule on CartPole."""
+    generator = torch.Generator().manual_seed(0)
+    spec = policy.spec
+    W = torch.randn(POPULATION, spec.n_activations, spec.n_columns, generator=generator) * 0.05
+    if env_id == "CartPole-v1":
+        # output 1 (push right) grows with the pole's angle and angular velocity: it balances
+        W[:, 1, 1:5] += torch.tensor([0.2, 0.5, 8.0, 1.5])
+    return W.reshape(POPULATION, -1)
+
+
+def timed(fn, min_seconds: float = 0.5) -> tuple[float, int]:
+    """Run fn() (returning a step count) until min_seconds passed; (seconds, steps)."""
+    fn()  # warm-up: allocations, first-call overheads
+    steps, started = 0, time.perf_counter()
+    while True:
+        steps += fn()
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_seconds:
+            return elapsed, steps
+
+
+def framework_rate(policy, params, env, episodes: int, horizon: int) -> float:
+    seeds = torch.arange(episodes, dtype=torch.int64)
+    seconds, steps = timed(lambda: evaluate(policy, params, env, seeds, max_steps=horizon).env_steps)
+    return steps / seconds
+
+
+def fused_rate(env_id: str, policy: Policy, params: torch.Tensor, episodes: int, horizon: int) -> float:
+    """The hand-fused reference loop: network and physics in plain torch, no framework."""
+    spec = policy.spec
+    P, B, A, I = POPULATION, episodes, spec.n_activations, spec.n_inputs
+    W = params.reshape(P, A, spec.n_columns)
+    bias = W[:, :, 0].unsqueeze(1).contiguous()
+    w_in = W[:, :, 1 : 1 + I].transpose(1, 2).contiguous()
+    w_rec = W[:, :, 1 + I :].transpose(1, 2).contiguous()
+    seeds = torch.arange(B, dtype=torch.int64).repeat(P)
+    twin = None if env_id == "CartPole-v1" else make_twin(env_id, P * B)
+    low, high = (torch.as_tensor(policy.decoder.low, dtype=torch.float32), torch.as_tensor(policy.decoder.high, dtype=torch.float32)) if policy.decoder.kind == "box" else (None, None)
+
+    def run() -> int:
+        a = torch.zeros(P, B, A)
+        running = torch.ones(P * B, dtype=torch.bool)
+        steps = torch.zeros((), dtype=torch.int64)
+        if twin is None:
+            x, x_dot, theta, theta_dot = (seeded_uniform(seeds, 4) * 0.1 - 0.05).T.contiguous()
+        else:
+            state = twin.initial_state(seeds)
+        for _ in range(horizon):
+            obs = torch.stack([x, x_dot, theta, theta_dot], 1) if twin is None else twin.observe(state)
+            drive = torch.baddbmm(bias, obs.reshape(P, B, I), w_in)
+            for _ in range(TICKS):
+                a = torch.tanh(torch.baddbmm(drive, a, w_rec))
+            out = a[..., : spec.n_outputs].reshape(P * B, spec.n_outputs)
+            if twin is None:
+                force = torch.where(out[:, 1] > out[:, 0], 10.0, -10.0)
+                costheta, sintheta = torch.cos(theta), torch.sin(theta)
+                temp = (force + 0.05 * theta_dot * theta_dot * sintheta) / 1.1
+                thetaacc = (9.8 * sintheta - costheta * temp) / (0.5 * (4.0 / 3.0 - 0.1 * costheta * costheta / 1.1))
+                xacc = temp - 0.05 * thetaacc * costheta / 1.1
+                x = x + 0.02 * x_dot
+                x_dot = x_dot + 0.02 * xacc
+                theta = theta + 0.02 * theta_dot
+                theta_dot = theta_dot + 0.02 * thetaacc
+                done = (x.abs() > 2.4) | (theta.abs() > 0.20943951023931953)
+            else:
+                if low is None:
+                    action = out.argmax(dim=1)
+                else:
+                    action = low + (torch.tanh(out) + 1.0) * (high - low) / 2
+                state, _, done = twin.transition(state, action)
+            steps += running.sum()
+            running &= ~done
+        return int(steps)
+
+    seconds, steps = timed(run)
+    return steps / seconds
+
+
+def throughput_table(env_id: str, with_numpy_vector: bool) -> list[list[str]]:
+    policy = make_policy(env_id)
+    params = population_params(policy, env_id)
+    horizon = 200
+    rows = []
+    for batch in BATCHES:
+        episodes = batch // POPULATION
+        print(f"  {env_id} batch {batch} ...", file=sys.stderr, flush=True)
+        twin = framework_rate(policy, params, make_twin(env_id, batch), episodes, horizon)
+        sync_env = GymVectorEnv(env_id, batch, vectorization="sync")
+        sync = framework_rate(policy, params, sync_env, episodes, max(4, 12800 // batch))
+        sync_env.close()
+        numpy_vec = None
+        if with_numpy_vector:
+            vector_env = GymVectorEnv(env_id, batch, vectorization="vector_entry_point")
+            numpy_vec = framework_rate(policy, params, vector_env, episodes, horizon)
+            vector_env.close()
+        fused = fused_rate(env_id, policy, params, episodes, horizon)
+        row = [env_id, f"{batch:,}", f"{twin:,.0f}", f"{sync:,.0f}", f"{twin / sync:.0f}x"]
+        if with_numpy_vector:
+            row += [f"{numpy_vec:,.0f}", f"{twin / numpy_vec:.2f}x"]
+        row += [f"{fused:,.0f}", f"{twin / fused:.0%}"]
+        rows.append(row)
+    return rows
+
+
+def layout_table() -> list[list[str]]:
+    """One tick's matmul at the shapes of the throughput table (CartPole, hidden 16)."""
+    rows = []
+    A, K = 18, 18
+    for batch in BATCHES:
+        B = batch // POPULATION
+        W = torch.randn(POPULATION, A, K)
+        x_rows = torch.randn(POPULATION, B, K)
+        w_t = W.transpose(1, 2).contiguous()
+        x_cols = x_rows.transpose(1, 2).contiguous()
+        row_s, row_n = timed(lambda: (torch.bmm(x_rows, w_t), 1)[1], 0.3)
+        col_s, col_n = timed(lambda: (torch.bmm(W, x_cols), 1)[1], 0.3)
+        row_us, col_us = row_s / row_n * 1e6, col_s / col_n * 1e6
+        rows.append([f"{batch:,}", f"{row_us:.1f}", f"{col_us:.1f}", f"{col_us / row_us:.2f}x"])
+    return rows
+
+
+def solve_times(seeds: list[int]) -> list[list[str]]:
+    rows = []
+    results = {}
+    for backend in ("torch", "gym"):
+        times, generations, steps = [], [], []
+        for seed in seeds:
+            config = Config()
+            config.update(load_toml(preset_path("CartPole-v1", default_agents_dir())), "preset")
+            config.env.backend = backend
+            config.run.seed = seed
+            print(f"  solving CartPole-v1, backend {backend}, seed {seed} ...", file=sys.stderr, flush=True)
+            trainer = Trainer(config, run_dir=Path("/nonexistent"))
+            trainer.save = lambda *args, **kwargs: None  # time the learning, not the disk
+            result = trainer.run()
+            if not result.solved:
+                times.append(math.inf)
+            else:
+                times.append(result.elapsed)
+            generations.append(result.generations)
+            steps.append(result.env_steps)
+        results[backend] = statistics.median(times)
+        rows.append([
+            "twin (torch)" if backend == "torch" else "gymnasium SyncVectorEnv",
+            " ".join(f"{t:.2f}" for t in times),
+            f"{statistics.median(times):.2f}",
+            " ".join(str(g) for g in generations),
+            f"{statistics.median(steps):,.0f}",
+        ])
+    rows[0].append(f"{results['gym'] / results['torch']:.1f}x faster")
+    rows[1].append("1.0x")
+    return rows
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-solve", action="store_true", help="leave out the time-to-solve runs")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 for time-to-solve (default: 5)")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE")
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        print(f"bench.py: error: --seeds {args.seeds} is not accepted: use 1 or more", file=sys.stderr)
+        return 2
+    out = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, gymnasium {gym.__version__}"]
+
+    header = ["task", "batch", "twin steps/s", "SyncVectorEnv steps/s", "twin / sync", "gymnasium NumPy vector env steps/s",
+              "twin / NumPy", "hand-fused steps/s", "twin / fused"]
+    out += ["", "Policy + environment steps per second (free network, hidden 16, 2 ticks):", "", markdown(header, throughput_table("CartPole-v1", True))]
+    short = [h for h in header if "NumPy" not in h]
+    rows = throughput_table("Acrobot-v1", False) + throughput_table("Pendulum-v1", False)
+    out += ["", markdown(short, rows)]
+    out += ["", "One tick's matmul, microseconds (64 members, hidden 16):", "",
+            markdown(["batch", "(P,B,K)@(P,K,A) rows", "W@(P,K,B) columns", "columns / rows"], layout_table())]
+    if not args.skip_solve:
+        seeds = list(range(args.seeds))
+        out += ["", f"Time to solve CartPole-v1 (preset; seconds from the first generation to the passing check on gymnasium; seeds {seeds[0]}-{seeds[-1]}):", "",
+                markdown(["backend", "seconds per seed", "median s", "generations", "median env steps", "speed-up"], solve_times(seeds))]
+    text = "\n".join(out)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

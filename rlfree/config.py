@@ -32,6 +32,7 @@ class EnvConfig:
     vectorization: str = _f("sync", "gymnasium vector env kind for the gym backend: sync or async")
     device: str = _f("cpu", "torch device for the network and twins: cpu, cuda, cuda:1, ...")
     dtype: str = _f("float32", "float32 or float64 for the network and twins")
+    threads: int = _f(1, "torch CPU threads; 1 is fastest for populations of small networks (0: torch's default)")
 
 
 @dataclass
@@ -47,13 +48,15 @@ class NetworkConfig:
 
 @dataclass
 class WalkConfig:
-    population: int = _f(32, "perturbed copies of the weights evaluated per generation")
-    sigma: float = _f(0.1, "std of the weight perturbations")
-    lr: float = _f(0.05, "step size of the optimiser on the estimated gradient")
-    variant: str = _f("smart", "smart: mirrored, ranked, Adam; seed: the seed's forward difference and plain average")
+    """Defaults: the combination measured to solve CartPole-v1 fastest (README, scripts/bench.py)."""
+
+    population: int = _f(128, "perturbed copies of the weights evaluated per generation")
+    sigma: float = _f(0.2, "std of the weight perturbations")
+    lr: float = _f(0.1, "step size of the optimiser on the estimated gradient")
+    variant: str = _f("smart", "smart: mirrored pairs, shaped fitness, an optimiser step; seed: the seed's forward difference and plain average")
     mirrored: bool = _f(True, "evaluate each perturbation and its negation (antithetic pairs)")
-    shaping: str = _f("centred_ranks", "fitness shaping: centred_ranks, zscore or raw")
-    optimizer: str = _f("adam", "adam or sgd")
+    shaping: str = _f("zscore", "fitness shaping: zscore (as ARS), centred_ranks or raw")
+    optimizer: str = _f("sgd", "sgd or adam")
     momentum: float = _f(0.0, "momentum of sgd")
     weight_decay: float = _f(0.0, "L2 pull of the weights toward 0, per step")
     sigma_decay: float = _f(1.0, "sigma is multiplied by this after every generation")
@@ -117,6 +120,7 @@ class Config:
             (e.backend in ("auto", "torch", "gym"), f"backend {e.backend!r} is not accepted; use auto, torch or gym"),
             (e.vectorization in ("sync", "async"), f"vectorization {e.vectorization!r} is not accepted; use sync or async"),
             (e.dtype in ("float32", "float64"), f"dtype {e.dtype!r} is not accepted; use float32 or float64"),
+            (e.threads >= 0, f"threads={e.threads} is not accepted: use 0 (torch's default) or more"),
             (n.hidden >= 0, f"hidden={n.hidden} is not accepted: use 0 or more"),
             (n.ticks >= 1, f"ticks={n.ticks} is not accepted: use 1 or more"),
             (n.init_scale >= 0, f"init_scale={n.init_scale} is not accepted: use 0 or more"),

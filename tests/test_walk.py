@@ -208,7 +208,7 @@ def test_seed_variant_does_not_move_when_all_returns_equal():
 # -- NaN returns and shaping -------------------------------------------------------------------
 def test_nan_returns_are_ranked_last_and_counted():
     D, P, sigma, lr = 5, 4, 0.1, 0.2
-    config = WalkConfig(population=P, sigma=sigma, lr=lr, optimizer="sgd")  # mirrored, centred ranks
+    config = WalkConfig(population=P, sigma=sigma, lr=lr, optimizer="sgd", shaping="centred_ranks")  # mirrored
     walk = SmartRandomWalk(torch.zeros(D, dtype=F64), config, seed=0)
     eps = walk.perturbations()
     walk.ask()

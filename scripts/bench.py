@@ -17,6 +17,8 @@
    steps of copies whose episode is still running.
 2. The network's memory layout for one tick: (P, B, K) @ (P, K, A) against W @ column vectors.
 3. Time to solve CartPole-v1 with the preset, seeds 0-4: twin backend against gymnasium's.
+4. The walk's options on CartPole-v1 (twin backend, seeds 0-4): the defaults against centred
+   ranks with Adam, no mirroring, and the seed-faithful variant.
 """
 
 from __future__ import annotations
@@ -157,52 +159,100 @@ def throughput_table(env_id: str, with_numpy_vector: bool) -> list[list[str]]:
 
 
 def layout_table() -> list[list[str]]:
-    """One tick's matmul at the shapes of the throughput table (CartPole, hidden 16)."""
+    """One network step (2 ticks) in each layout, conversions included, at the table's shapes.
+
+    rows: rlfree's FreeNetwork.step, (P, B, K) @ (P, K, A). columns: the same step written as
+    W @ column vectors, activations kept as (P, A, B); the observations arrive member-major as
+    (P * B, I) and the outputs must leave that way too, so the transposes are part of the cost.
+    """
+    policy = make_policy("CartPole-v1")
+    spec = policy.spec
+    params = population_params(policy, "CartPole-v1")
+    network = policy.network(params)
+    P, A, I = POPULATION, spec.n_activations, spec.n_inputs
+    W = params.reshape(P, A, spec.n_columns)
+    bias_col, w_in, w_rec = W[:, :, :1].contiguous(), W[:, :, 1 : 1 + I].contiguous(), W[:, :, 1 + I :].contiguous()
     rows = []
-    A, K = 18, 18
     for batch in BATCHES:
-        B = batch // POPULATION
-        W = torch.randn(POPULATION, A, K)
-        x_rows = torch.randn(POPULATION, B, K)
-        w_t = W.transpose(1, 2).contiguous()
-        x_cols = x_rows.transpose(1, 2).contiguous()
-        row_s, row_n = timed(lambda: (torch.bmm(x_rows, w_t), 1)[1], 0.3)
-        col_s, col_n = timed(lambda: (torch.bmm(W, x_cols), 1)[1], 0.3)
+        B = batch // P
+        obs = torch.randn(P * B, I)
+        a_rows = network.initial_activations(B)
+        a_cols = torch.zeros(P, A, B)
+
+        def step_rows():
+            network.step(obs.reshape(P, B, I), a_rows)
+            return 1
+
+        def step_columns():
+            x = obs.reshape(P, B, I).transpose(1, 2)  # (P, I, B)
+            drive = torch.baddbmm(bias_col, w_in, x)
+            a = a_cols
+            for _ in range(TICKS):
+                a = torch.tanh(torch.baddbmm(drive, w_rec, a))
+            return int(a[:, : spec.n_outputs].transpose(1, 2).reshape(P * B, -1).shape[0] > 0)
+
+        row_s, row_n = timed(step_rows, 0.3)
+        col_s, col_n = timed(step_columns, 0.3)
         row_us, col_us = row_s / row_n * 1e6, col_s / col_n * 1e6
         rows.append([f"{batch:,}", f"{row_us:.1f}", f"{col_us:.1f}", f"{col_us / row_us:.2f}x"])
     return rows
 
 
+def solve(seeds: list[int], overrides: dict, label: str) -> tuple[list[float], list[int], list[int]]:
+    """Train CartPole-v1 from its preset plus ``overrides`` for each seed: (seconds, generations, env steps)."""
+    times, generations, steps = [], [], []
+    for seed in seeds:
+        config = Config()
+        config.update(load_toml(preset_path("CartPole-v1", default_agents_dir())), "preset")
+        config.update(overrides, label)
+        config.run.seed = seed
+        print(f"  solving CartPole-v1 ({label}), seed {seed} ...", file=sys.stderr, flush=True)
+        trainer = Trainer(config, run_dir=Path("unused"))
+        trainer.save = lambda *args, **kwargs: None  # time the learning, not the disk
+        result = trainer.run()
+        times.append(result.elapsed if result.solved else math.inf)
+        generations.append(result.generations)
+        steps.append(result.env_steps)
+    return times, generations, steps
+
+
+def solve_row(label: str, times, generations, steps, reference: float) -> list[str]:
+    median = statistics.median(times)
+    return [
+        label,
+        " ".join("unsolved" if math.isinf(t) else f"{t:.2f}" for t in times),
+        f"{median:.2f}",
+        " ".join(str(g) for g in generations),
+        f"{statistics.median(steps):,.0f}",
+        f"{median / reference:.2f}x",
+    ]
+
+
 def solve_times(seeds: list[int]) -> list[list[str]]:
-    rows = []
-    results = {}
-    for backend in ("torch", "gym"):
-        times, generations, steps = [], [], []
-        for seed in seeds:
-            config = Config()
-            config.update(load_toml(preset_path("CartPole-v1", default_agents_dir())), "preset")
-            config.env.backend = backend
-            config.run.seed = seed
-            print(f"  solving CartPole-v1, backend {backend}, seed {seed} ...", file=sys.stderr, flush=True)
-            trainer = Trainer(config, run_dir=Path("/nonexistent"))
-            trainer.save = lambda *args, **kwargs: None  # time the learning, not the disk
-            result = trainer.run()
-            if not result.solved:
-                times.append(math.inf)
-            else:
-                times.append(result.elapsed)
-            generations.append(result.generations)
-            steps.append(result.env_steps)
-        results[backend] = statistics.median(times)
-        rows.append([
-            "twin (torch)" if backend == "torch" else "gymnasium SyncVectorEnv",
-            " ".join(f"{t:.2f}" for t in times),
-            f"{statistics.median(times):.2f}",
-            " ".join(str(g) for g in generations),
-            f"{statistics.median(steps):,.0f}",
-        ])
-    rows[0].append(f"{results['gym'] / results['torch']:.1f}x faster")
-    rows[1].append("1.0x")
+    twin = solve(seeds, {"env": {"backend": "torch"}}, "twin backend")
+    gym_backend = solve(seeds, {"env": {"backend": "gym"}}, "gym backend")
+    reference = statistics.median(twin[0])
+    return [
+        solve_row("twin (torch), the default", *twin, reference),
+        solve_row("gymnasium SyncVectorEnv", *gym_backend, reference),
+    ]
+
+
+WALK_OPTIONS = {
+    "defaults: mirrored, z-scored returns, SGD": {},
+    "centred ranks + Adam (lr 0.05)": {"walk": {"shaping": "centred_ranks", "optimizer": "adam", "lr": 0.05}},
+    "no mirrored pairs": {"walk": {"mirrored": False}},
+    "seed-faithful (forward difference, plain average)": {"walk": {"variant": "seed", "lr": 0.01}},
+}
+
+
+def walk_options(seeds: list[int]) -> list[list[str]]:
+    rows, reference = [], None
+    for label, overrides in WALK_OPTIONS.items():
+        overrides = {**overrides, "run": {"generations": 100}}
+        result = solve(seeds, overrides, label)
+        reference = reference or statistics.median(result[0])
+        rows.append(solve_row(label, *result, reference))
     return rows
 
 
@@ -216,8 +266,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-solve", action="store_true", help="leave out the time-to-solve runs")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 for time-to-solve (default: 5)")
+    parser.add_argument("--skip-walk", action="store_true", help="leave out the comparison of the walk's options")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, as the trainer's default (default: 1)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        print(f"bench.py: error: --threads {args.threads} is not accepted: use 1 or more", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
     if args.seeds < 1:
         print(f"bench.py: error: --seeds {args.seeds} is not accepted: use 1 or more", file=sys.stderr)
         return 2
@@ -229,12 +285,16 @@ def main(argv=None) -> int:
     short = [h for h in header if "NumPy" not in h]
     rows = throughput_table("Acrobot-v1", False) + throughput_table("Pendulum-v1", False)
     out += ["", markdown(short, rows)]
-    out += ["", "One tick's matmul, microseconds (64 members, hidden 16):", "",
-            markdown(["batch", "(P,B,K)@(P,K,A) rows", "W@(P,K,B) columns", "columns / rows"], layout_table())]
+    out += ["", "One network step (2 ticks), microseconds, by memory layout (64 members, hidden 16):", "",
+            markdown(["batch", "rows (P,B,K)@(P,K,A): rlfree", "columns W@(P,K,B)", "columns / rows"], layout_table())]
     if not args.skip_solve:
         seeds = list(range(args.seeds))
         out += ["", f"Time to solve CartPole-v1 (preset; seconds from the first generation to the passing check on gymnasium; seeds {seeds[0]}-{seeds[-1]}):", "",
-                markdown(["backend", "seconds per seed", "median s", "generations", "median env steps", "speed-up"], solve_times(seeds))]
+                markdown(["backend", "seconds per seed", "median s", "generations", "median env steps", "time / twin's"], solve_times(seeds))]
+    if not args.skip_walk:
+        seeds = list(range(args.seeds))
+        out += ["", f"The walk's options on CartPole-v1 (twin backend, at most 100 generations; seeds {seeds[0]}-{seeds[-1]}):", "",
+                markdown(["walk", "seconds per seed", "median s", "generations", "median env steps", "time / defaults'"], walk_options(seeds))]
     text = "\n".join(out)
     print(text)
     if args.markdown:

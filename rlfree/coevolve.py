@@ -11,10 +11,11 @@ network and a cat network each have their own walk; both read the same observati
 3. tell the mouse walk the mouse's returns and the cat walk **minus** the mouse's returns
    (the cat's reward is the negation of the mouse's);
 4. every ``eval_freq`` generations, play the centres against each other on held-out seeds
-   (mouse return, capture rate, game length) and against the centres kept from earlier
-   generations (:data:`SNAPSHOTS`): the yardstick that shows both sides improved, not just
-   moved;
-5. log both sides, write ``checkpoints/latest/{mouse,cat}`` and ``checkpoints/gen<G>/...``.
+   (mouse return, capture rate, game length), and each centre against the other side's
+   centre of generation :data:`YARDSTICK` (10), beside those two against each other on the
+   same games: the yardstick that shows both sides improved, not just moved;
+5. log both sides, write ``checkpoints/latest/{mouse,cat}`` and, at the generations in
+   :data:`SNAPSHOTS`, ``checkpoints/gen<G>/{mouse,cat}``.
 
 Each side's folder is an ordinary checkpoint (:mod:`rlfree.checkpoint`) whose policy has that
 animal's own spaces: observation ``Box(0, 1, (4,))``, action ``Discrete(4)`` (mouse) or
@@ -60,6 +61,8 @@ TAGS = {
     "centre_mouse_return": "coevolve/centre_mouse_return",
     "mouse_vs_early_cat_return": f"coevolve/mouse_vs_cat_gen{YARDSTICK}_return",
     "cat_vs_early_mouse_capture_rate": f"coevolve/cat_vs_mouse_gen{YARDSTICK}_capture_rate",
+    "early_mouse_return": f"coevolve/gen{YARDSTICK}_vs_gen{YARDSTICK}_return",  # the two yardsticks' baseline
+    "early_capture_rate": f"coevolve/gen{YARDSTICK}_vs_gen{YARDSTICK}_capture_rate",
     "mouse_sigma": "walk/mouse_sigma",
     "cat_sigma": "walk/cat_sigma",
     "mouse_step_norm": "walk/mouse_step_norm",
@@ -149,11 +152,14 @@ def is_duel(path: str | Path, which: str = "latest") -> bool:
 
 
 def load_side(path: str | Path, side: str) -> tuple[Policy, torch.Tensor, Checkpoint]:
-    """One animal from a checkpoint folder: (policy, params (1, D) float64, checkpoint)."""
+    """One animal from a checkpoint folder: (policy, params (1, D) float64, checkpoint).
+
+    A single-agent mouse (``rlfree/CatMouseChase-v0``, ...) has the duel mouse's spaces, so it
+    may play the mouse too."""
     checkpoint = load_checkpoint(path)
     role = checkpoint.network.get("role")
-    if role != side:
-        raise CheckpointError(f"{str(checkpoint.path)!r} holds the {role or 'single-agent'} network; expected the {side}'s")
+    if role is not None and role != side:
+        raise CheckpointError(f"{str(checkpoint.path)!r} holds the {role}'s network; expected the {side}'s")
     try:
         policy = Policy.from_json(checkpoint.network, *side_spaces(side))
     except ValueError as err:
@@ -198,6 +204,8 @@ class DuelRecord:
     game_length: float | None = None
     mouse_vs_early_cat_return: float | None = None  # mouse centre vs the cat of generation YARDSTICK
     cat_vs_early_mouse_capture_rate: float | None = None  # cat centre vs the mouse of generation YARDSTICK
+    early_mouse_return: float | None = None  # the mouse of generation YARDSTICK vs its cat, the same games
+    early_capture_rate: float | None = None
 
 
 class CoevolutionTrainer:
@@ -218,6 +226,8 @@ class CoevolutionTrainer:
             raise ConfigError(f"co-evolution needs env {DUEL_ENV_ID!r} (a cat and a mouse acting at once); got {self.env_id!r}")
         self.backend = choose_backend(self.env_id, config.env.backend)
         self.device = torch.device(config.env.device)
+        if config.env.threads:
+            torch.set_num_threads(config.env.threads)  # as Trainer does: small ops, one thread is fastest
         self.dtype = torch.float64 if config.env.dtype == "float64" else torch.float32
         self.target = None
         net, run = config.network, config.run
@@ -324,13 +334,14 @@ class CoevolutionTrainer:
         return record
 
     def evaluate_centres(self, generation: int) -> tuple[dict[str, float], int]:
-        """Centre vs centre on ``eval_episodes`` held-out seeds, and each centre against the other
-        side's centre of generation YARDSTICK once it exists. Returns (DuelRecord fields, env steps)."""
+        """Centre vs centre on ``eval_episodes`` held-out seeds and, once generation YARDSTICK
+        is kept, each centre against the other side's centre of then, and the two of then
+        against each other (the baseline). Returns (DuelRecord fields, env steps)."""
         episodes = self.config.run.eval_episodes
         centres = self.centres()
         matches = [(centres["mouse"], centres["cat"])]
         if self.early:
-            matches += [(centres["mouse"], self.early["cat"]), (self.early["mouse"], centres["cat"])]
+            matches += [(centres["mouse"], self.early["cat"]), (self.early["mouse"], centres["cat"]), (self.early["mouse"], self.early["cat"])]
         params = torch.cat([self.policy.join(mouse, cat) for mouse, cat in matches])
         if self.eval_env is None or self.eval_env.num_envs != len(matches) * episodes:
             self.eval_env = self._make_env(len(matches) * episodes)
@@ -345,6 +356,8 @@ class CoevolutionTrainer:
         if self.early:
             figures["mouse_vs_early_cat_return"] = float(returns[1].mean())
             figures["cat_vs_early_mouse_capture_rate"] = float(caught[2].mean())
+            figures["early_mouse_return"] = float(returns[3].mean())
+            figures["early_capture_rate"] = float(caught[3].mean())
         return figures, rollout.env_steps
 
     # -- checkpoints ----------------------------------------------------------------------------
@@ -428,7 +441,10 @@ class DuelBoard:
         self.csv_file.close()
 
 
-HEADER = f"{'gen':>6} {'games':>10} {'mouse pop':>9} {'cat pop':>8} {'caught':>7} {'length':>6} {f'M vs C{YARDSTICK}':>9} {f'C vs M{YARDSTICK}':>9} {'elapsed':>8}"
+HEADER = (
+    f"{'gen':>6} {'games':>10} {'mouse pop':>9} {'cat pop':>8} {'caught':>7} {'length':>6} "
+    f"{f'M vs C{YARDSTICK}':>9} {f'C vs M{YARDSTICK}':>9} {f'{YARDSTICK} vs {YARDSTICK}':>15} {'elapsed':>8}"
+)
 
 
 def _fmt(value: float | None, width: int, spec: str = ".2f") -> str:
@@ -444,10 +460,11 @@ class DuelConsole:
 
     def on_generation(self, record: DuelRecord) -> None:
         r = record
+        baseline = f"{_fmt(r.early_mouse_return, 6)} {_fmt(r.early_capture_rate, 8, '.1%')}"
         print(
             f"{r.generation:>6} {r.episodes:>10,} {r.mouse_return:>9.2f} {r.cat_return:>8.2f} {_fmt(r.capture_rate, 7, '.1%')} "
             f"{_fmt(r.game_length, 6, '.1f')} {_fmt(r.mouse_vs_early_cat_return, 9)} {_fmt(r.cat_vs_early_mouse_capture_rate, 9, '.1%')} "
-            f"{r.elapsed:>7.1f}s",
+            f"{baseline} {r.elapsed:>7.1f}s",
             file=self.stream,
             flush=True,
         )

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -228,13 +231,48 @@ def solve_row(label: str, times, generations, steps, reference: float) -> list[s
     ]
 
 
+def command_times(seeds: list[int]) -> tuple[list[float], list[float], list[int], list[int]]:
+    """The README's command itself, ``scripts/train.py --env CartPole-v1 --seed S``, as a user runs it.
+
+    Returns (training seconds as the command prints them, whole-process wall seconds incl.
+    interpreter start and imports, generations, env steps).
+    """
+    training, wall, generations, steps = [], [], [], []
+    script = Path(__file__).resolve().parent / "train.py"
+    pattern = re.compile(r"after (\d+) generations, ([\d,]+) env steps, ([\d.]+) s of training")
+    with tempfile.TemporaryDirectory() as logdir:
+        for seed in seeds:
+            print(f"  scripts/train.py --env CartPole-v1 --seed {seed} ...", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, str(script), "--env", "CartPole-v1", "--seed", str(seed), "--logdir", logdir],
+                capture_output=True, text=True,
+            )
+            wall.append(time.perf_counter() - started)
+            found = pattern.search(done.stdout)
+            if done.returncode != 0 or not found:
+                training.append(math.inf)
+                generations.append(-1)
+                steps.append(0)
+                continue
+            generations.append(int(found[1]))
+            steps.append(int(found[2].replace(",", "")))
+            training.append(float(found[3]))
+    return training, wall, generations, steps
+
+
 def solve_times(seeds: list[int]) -> list[list[str]]:
+    training, wall, generations, steps = command_times(seeds)
     twin = solve(seeds, {"env": {"backend": "torch"}}, "twin backend")
     gym_backend = solve(seeds, {"env": {"backend": "gym"}}, "gym backend")
     reference = statistics.median(twin[0])
+    command_row = solve_row("`scripts/train.py --env CartPole-v1` (twin), training", training, generations, steps, reference)
+    wall_row = solve_row("the same command, whole process (interpreter start, imports, logging)", wall, generations, steps, reference)
     return [
-        solve_row("twin (torch), the default", *twin, reference),
-        solve_row("gymnasium SyncVectorEnv", *gym_backend, reference),
+        command_row,
+        wall_row,
+        solve_row("twin (torch) backend, in-process", *twin, reference),
+        solve_row("gymnasium SyncVectorEnv backend, in-process", *gym_backend, reference),
     ]
 
 

@@ -348,3 +348,23 @@ def test_chase_twin_gives_a_careless_mouse_worse_odds_than_a_careful_one():
             caught |= terminated
         outcomes[name] = 1.0 - caught.float().mean().item()
     assert outcomes["random"] < 0.25 < outcomes["teacher"] < 0.8
+
+
+# -- learning by imitation (the preset in agents/) ----------------------------------------------
+@pytest.mark.slow
+def test_imitation_preset_reaches_one_mistake_per_game_on_held_out_games(tmp_path):
+    from rlfree.agent import load_agent
+    from rlfree.config import Config, load_toml, preset_path
+    from rlfree.trainer import Trainer, default_agents_dir
+
+    config = Config.from_dict(load_toml(preset_path("rlfree/CatMouseTeacher-v0", default_agents_dir())))
+    config.run.logdir = str(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: more threads only wait on each other
+    try:
+        result = Trainer(config, run_dir=tmp_path).run()
+    finally:
+        torch.set_num_threads(threads)
+    assert result.solved and result.episodes < 1_000_000
+    returns = load_agent(tmp_path).score([1_700_000_000 + i for i in range(1000)])
+    assert 10.0 - returns.mean() <= 1.0  # mistakes per game on 1000 held-out games of gymnasium's env

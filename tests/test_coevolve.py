@@ -8,10 +8,19 @@ import torch
 
 import rlfree  # noqa: F401  (registers the cat-and-mouse envs)
 import rlfree.coevolve as coevolve
-from rlfree.checkpoint import load_checkpoint
+from rlfree.checkpoint import CheckpointError, load_checkpoint
 from rlfree.coevolve import YARDSTICK, CoevolutionTrainer, DuelBoard, DuelPolicy, load_duel_agent, side_spaces
 from rlfree.config import Config, ConfigError
 from rlfree.policy import Policy
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: a second intra-op thread only adds waiting, many times over on a busy CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def small_config(tmp_path, **run) -> Config:
@@ -99,12 +108,12 @@ def test_centres_of_generation_ten_are_kept_and_measured_against(tmp_path):
 
 
 def test_resume_continues_bitwise_identical(tmp_path):
-    straight = CoevolutionTrainer(small_config(tmp_path / "a", generations=4), run_dir=tmp_path / "a")
+    straight = CoevolutionTrainer(small_config(tmp_path / "a", generations=4, eval_freq=2), run_dir=tmp_path / "a")
     straight.run()
-    first = CoevolutionTrainer(small_config(tmp_path / "b", generations=2), run_dir=tmp_path / "b")
+    first = CoevolutionTrainer(small_config(tmp_path / "b", generations=2, eval_freq=2), run_dir=tmp_path / "b")
     first.run()
     checkpoint = load_checkpoint(tmp_path / "b" / "checkpoints" / "latest" / "mouse")
-    resumed = CoevolutionTrainer(small_config(tmp_path / "b", generations=4), run_dir=tmp_path / "b", checkpoint=checkpoint)
+    resumed = CoevolutionTrainer(small_config(tmp_path / "b", generations=4, eval_freq=2), run_dir=tmp_path / "b", checkpoint=checkpoint)
     resumed.run()
     for side in ("mouse", "cat"):
         assert torch.equal(straight.walks[side].centre, resumed.walks[side].centre)
@@ -112,12 +121,14 @@ def test_resume_continues_bitwise_identical(tmp_path):
 
 
 def test_a_saved_duel_plays_in_gymnasiums_env_and_mixes_versions(tmp_path):
-    CoevolutionTrainer(small_config(tmp_path, generations=YARDSTICK), run_dir=tmp_path).run()
+    CoevolutionTrainer(small_config(tmp_path, generations=YARDSTICK, eval_freq=YARDSTICK), run_dir=tmp_path).run()
     agent = load_duel_agent(tmp_path)
     returns = agent.score([1_500_000_000 + i for i in range(8)])
     assert returns.shape == (8,) and np.all((returns < 0) | (returns >= 1.0))
     mixed = load_duel_agent(tmp_path / "checkpoints" / f"gen{YARDSTICK}", cat=tmp_path)
     assert mixed.params.shape == agent.params.shape
+    with pytest.raises(CheckpointError, match="expected the cat's"):
+        load_duel_agent(tmp_path, cat=tmp_path / "checkpoints" / "latest" / "mouse")
     import gymnasium as gym
 
     env = gym.make("rlfree/CatMouseDuel-v0")
@@ -131,3 +142,28 @@ def test_coevolution_refuses_a_single_animal_env(tmp_path):
     config.env.env = "rlfree/CatMouseChase-v0"
     with pytest.raises(ConfigError, match="CatMouseDuel-v0"):
         CoevolutionTrainer(config, run_dir=tmp_path)
+
+
+def _script(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_coevolve_then_resume_watch_and_report(tmp_path, capsys):
+    train, watch, report = _script("train"), _script("watch"), _script("catmouse_report")
+    small = ["--hidden", "2", "--population", "4", "--episodes", "2", "--eval-episodes", "10", "--logdir", str(tmp_path)]
+    assert train.main(["--coevolve", "-n", str(YARDSTICK), *small]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    assert train.main(["--coevolve", "--resume", str(run_dir), "-n", str(YARDSTICK + 2)]) == 0
+    assert load_checkpoint(run_dir / "checkpoints" / "latest" / "cat").state["generation"] == YARDSTICK + 2
+    assert len(list(csv.DictReader(open(run_dir / "progress.csv")))) == YARDSTICK + 2
+    assert watch.main([str(run_dir), "--render", "ansi", "--episodes", "1"]) == 0
+    assert "+-------------+" in capsys.readouterr().out  # a board was drawn
+    assert report.main(["--duel", str(run_dir), "--only", "duel", "--games", "20"]) == 0
+    assert "cat gen 10" in capsys.readouterr().out

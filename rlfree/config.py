@@ -145,6 +145,33 @@ class Config:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        check_device(e.device)
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def check_device(name: str) -> None:
+    """ConfigError unless torch can use the device ``name`` on this machine."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device {name!r} is not a torch device; available here: {', '.join(available_devices())}") from None
+    usable = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
+        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+    }.get(device.type, False)
+    if not usable:
+        raise ConfigError(f"device {name!r} is not available on this machine; available here: {', '.join(available_devices())}")
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

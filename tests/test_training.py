@@ -174,8 +174,13 @@ def test_unknown_env_id_is_one_line_with_close_matches_and_exit_code_2(tmp_path)
         (["--sigma=-0.1"], "sigma=-0.1 is not accepted"),
         (["--env", "CartPole-v1", "--backend", "tpu"], "backend 'tpu' is not accepted"),
         (["--env", "rlfree_test/TextAction-v0", "--backend", "torch"], "backend 'torch' needs a twin"),
+        (["--device", "gpu"], "device 'gpu' is not a torch device; available here:"),
+        (["--device", "cuda:99"], "device 'cuda:99' is not available on this machine"),
+        (["--obs-encoding", "bins:1"], "use 'bins:K' with a whole K >= 2"),
+        (["--activation", "swish"], "activation 'swish' is not accepted"),
     ],
-    ids=["dict-observation", "text-action", "population-1", "odd-mirrored", "sigma-0", "sigma-negative", "backend", "no-twin"],
+    ids=["dict-observation", "text-action", "population-1", "odd-mirrored", "sigma-0", "sigma-negative", "backend", "no-twin",
+         "device-name", "device-missing", "obs-bins", "activation"],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, flags, words):
     logdir = tmp_path / "runs"

@@ -31,6 +31,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it (shorter to read)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def resolve_config(args: argparse.Namespace) -> tuple[Config, object]:
     """The run's config and, for --resume, the checkpoint it continues from."""
     overrides = overrides_from_args(args)
@@ -51,7 +59,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, object]:
     config = Config()
     if args.config or preset.is_file():
         config.update(load_toml(preset), str(preset))
-        print(f"preset: {preset}")
+        print(f"preset: {shown_path(preset)}")
     config.update(overrides, "command line")
     return config, None
 
@@ -68,6 +76,7 @@ def main(argv=None) -> int:
         from rlfree.board import Board
         from rlfree.progress import ConsoleProgress
 
+        print(f"run folder: {trainer.run_dir}  (env {trainer.env_id}, backend {trainer.backend}, device {config.env.device})")
         if args.coevolve:
             trainer.observers = [DuelConsole(), DuelBoard(trainer.run_dir, config.to_dict(), resumed=checkpoint is not None)]
         else:
@@ -75,7 +84,6 @@ def main(argv=None) -> int:
                 ConsoleProgress(config.run.generations, bar=config.run.progress),
                 Board(trainer.run_dir, config.to_dict(), resumed=checkpoint is not None),
             ]
-        print(f"run folder: {trainer.run_dir}  (env {trainer.env_id}, backend {trainer.backend}, device {config.env.device})")
         result = trainer.run()
     if result.interrupted:
         again = " --coevolve" if args.coevolve else ""

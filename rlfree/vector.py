@@ -13,6 +13,10 @@ not the walk's common-random-number evaluations.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -21,6 +25,23 @@ from rlfree.spaces import to_numpy_action
 
 
 VECTORIZATIONS = ("sync", "async", "vector_entry_point")
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c(active: bool):
+    """Worker processes started inside inherit an ignored SIGINT.
+
+    Ctrl-C in a terminal reaches the whole process group; the trainer catches it to write a
+    checkpoint and close the env, which needs the workers alive, not dead of KeyboardInterrupt.
+    """
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def has_vector_entry_point(env_id: str) -> bool:
@@ -45,10 +66,12 @@ class GymVectorEnv:
             raise ValueError(f"vectorization {vectorization!r} is not accepted; use {', '.join(VECTORIZATIONS)}")
         self.env_id = env_id
         self.vectorization = vectorization
+        self._interrupted = False
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.dtype = dtype
-        self.vector_env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization, **(env_kwargs or {}))
+        with _workers_ignore_ctrl_c(vectorization == "async"):
+            self.vector_env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization, **(env_kwargs or {}))
         self.observation_space = self.vector_env.single_observation_space
         self.action_space = self.vector_env.single_action_space
         spec = gym.spec(env_id)
@@ -63,15 +86,27 @@ class GymVectorEnv:
         if len(seed_list) != self.num_envs:
             raise ValueError(f"{len(seed_list)} seeds are not accepted: expected one per copy ({self.num_envs})")
         seed = seed_list[0] if self.vectorization == "vector_entry_point" else seed_list
-        obs, _ = self.vector_env.reset(seed=seed)
+        with self._noting_interrupts():
+            obs, _ = self.vector_env.reset(seed=seed)
         return self._observation(obs)
+
+    @contextlib.contextmanager
+    def _noting_interrupts(self):
+        # Ctrl-C in the middle of talking to async workers leaves their pipes out of step;
+        # close() then stops them outright instead of asking them to close.
+        try:
+            yield
+        except KeyboardInterrupt:
+            self._interrupted = True
+            raise
 
     def _observation(self, obs: np.ndarray) -> torch.Tensor:
         floating = np.issubdtype(np.asarray(obs).dtype, np.floating)
         return self._tensor(obs, self.dtype if floating else None)
 
     def step(self, actions: torch.Tensor):
-        obs, reward, terminated, truncated, _ = self.vector_env.step(to_numpy_action(actions, self.action_space))
+        with self._noting_interrupts():
+            obs, reward, terminated, truncated, _ = self.vector_env.step(to_numpy_action(actions, self.action_space))
         return (
             self._observation(obs),
             self._tensor(reward, self.dtype),
@@ -80,4 +115,7 @@ class GymVectorEnv:
         )
 
     def close(self) -> None:
-        self.vector_env.close()
+        if self._interrupted and self.vectorization == "async":
+            self.vector_env.close(terminate=True)
+        else:
+            self.vector_env.close()

@@ -312,3 +312,35 @@ def test_ctrl_c_in_the_middle_of_a_generation_keeps_the_last_finished_one(tmp_pa
     assert resumed.walk.generation == 2
     assert torch.equal(resumed.walk.centre, observer.centres[2])
     resumed.close()
+
+
+@pytest.mark.parametrize("backend_flags", [[], ["--backend", "gym", "--vectorization", "async", "--population", "4", "--eval-episodes", "2"]], ids=["twin", "gym-async"])
+def test_real_ctrl_c_writes_latest_and_exits_130_without_traceback(tmp_path, backend_flags):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it (async workers included)."""
+    import os
+    import signal
+    import time
+
+    logdir = tmp_path / "runs"
+    command = [sys.executable, str(REPO / "scripts" / "train.py"), "--env", "Acrobot-v1", "-n", "100000",
+               "--target", "1e9", "--config", str(EMPTY_PRESET_FOR_SIGINT(tmp_path)), "--logdir", str(logdir), *backend_flags]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=REPO)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(logdir.glob("*/progress.csv")):
+        time.sleep(0.2)
+    progress = next(iter(logdir.glob("*/progress.csv")))
+    while time.time() < deadline and len(progress.read_text().splitlines()) < 3:  # header + 2 generations
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "Traceback" not in out
+    assert "interrupted: checkpoint saved" in out
+    state = json.loads((progress.parent / "checkpoints" / "latest" / "state.json").read_text())
+    assert state["generation"] >= 2
+
+
+def EMPTY_PRESET_FOR_SIGINT(tmp_path):
+    preset = tmp_path / "empty.toml"
+    preset.write_text("")
+    return preset

@@ -203,3 +203,17 @@ def test_purposes_give_different_seeds():
 def test_unknown_seed_purpose_is_an_error():
     with pytest.raises(KeyError):
         episode_seeds(0, 0, 3, "test")
+
+
+def test_twin_evaluation_makes_no_host_copies_in_the_step_loop(monkeypatch):
+    """On a twin nothing is copied to the host per step: .cpu(), .item(), .tolist() and .numpy() stay unused."""
+    env = make_twin("CartPole-v1", 8 * 3)
+    probe = gym.make("CartPole-v1")
+    policy = Policy.for_spaces("CartPole-v1", probe.observation_space, probe.action_space, hidden=3, ticks=2, activation="tanh")
+    params = torch.randn(8, policy.spec.n_params, generator=torch.Generator().manual_seed(0))
+    seeds = episode_seeds(0, 0, 3)
+    for name in ("cpu", "item", "tolist", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, lambda *a, _name=name, **k: pytest.fail(f"Tensor.{_name}() in the step loop"))
+    rollout = evaluate(policy, params, env, seeds)
+    monkeypatch.undo()
+    assert rollout.lengths.shape == (8, 3) and int(rollout.lengths.min()) >= 1

@@ -344,3 +344,20 @@ def EMPTY_PRESET_FOR_SIGINT(tmp_path):
     preset = tmp_path / "empty.toml"
     preset.write_text("")
     return preset
+
+
+@pytest.mark.slow
+def test_default_command_solves_cartpole_on_gymnasiums_own_env(tmp_path):
+    """`scripts/train.py --env CartPole-v1` stops by itself with >= 475 on 100 held-out gymnasium episodes."""
+    from rlfree.agent import load_agent
+
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train.py"), "--env", "CartPole-v1", "--logdir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "solved: centre's mean" in result.stdout
+    run_dir = next(tmp_path.glob("CartPole-v1__*"))
+    agent = load_agent(run_dir)
+    returns = agent.score(list(range(1_500_000_000, 1_500_000_100)))
+    assert returns.mean() >= 475.0

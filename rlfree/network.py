@@ -20,10 +20,26 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+FAST_TANH_MIN_ELEMENTS = 16384
+
+
+def tanh_(z: torch.Tensor) -> torch.Tensor:
+    """tanh in place (z is a fresh pre-activation tensor).
+
+    Large float32 batches on the CPU take ``2 * sigmoid(2 z) - 1`` (within 2e-7 of tanh):
+    torch's CPU tanh kernel measured about twice as slow as its sigmoid at 300k elements,
+    while below ~16k elements the single tanh kernel wins over four in-place passes.
+    """
+    if z.dtype == torch.float32 and z.device.type == "cpu" and z.numel() >= FAST_TANH_MIN_ELEMENTS:
+        return z.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
+    return z.tanh_()
+
+
+# Each takes a fresh pre-activation tensor and may work in place.
 ACTIVATIONS = {
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "sigmoid": torch.sigmoid,
+    "tanh": tanh_,
+    "relu": torch.relu_,
+    "sigmoid": torch.sigmoid_,
     "identity": lambda z: z,
     "softsign": torch.nn.functional.softsign,
     "elu": torch.nn.functional.elu,

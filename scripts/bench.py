@@ -39,7 +39,8 @@ import torch
 import rlfree  # noqa: F401  registers the twins
 from rlfree.batched import make_twin, seeded_uniform
 from rlfree.config import Config, load_toml, preset_path
-from rlfree.evaluate import evaluate, episode_seeds
+from rlfree.evaluate import evaluate
+from rlfree.network import tanh_
 from rlfree.policy import Policy
 from rlfree.trainer import Trainer, default_agents_dir
 from rlfree.vector import GymVectorEnv
@@ -108,7 +109,7 @@ def fused_rate(env_id: str, policy: Policy, params: torch.Tensor, episodes: int,
             obs = torch.stack([x, x_dot, theta, theta_dot], 1) if twin is None else twin.observe(state)
             drive = torch.baddbmm(bias, obs.reshape(P, B, I), w_in)
             for _ in range(TICKS):
-                a = torch.tanh(torch.baddbmm(drive, a, w_rec))
+                a = tanh_(torch.baddbmm(drive, a, w_rec))  # the network's own tanh, same math
             out = a[..., : spec.n_outputs].reshape(P * B, spec.n_outputs)
             if twin is None:
                 force = torch.where(out[:, 1] > out[:, 0], 10.0, -10.0)
@@ -191,7 +192,7 @@ def layout_table() -> list[list[str]]:
             drive = torch.baddbmm(bias_col, w_in, x)
             a = a_cols
             for _ in range(TICKS):
-                a = torch.tanh(torch.baddbmm(drive, w_rec, a))
+                a = tanh_(torch.baddbmm(drive, w_rec, a))
             return int(a[:, : spec.n_outputs].transpose(1, 2).reshape(P * B, -1).shape[0] > 0)
 
         row_s, row_n = timed(step_rows, 0.3)

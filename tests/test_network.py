@@ -334,3 +334,12 @@ def test_saved_agent_runs_in_plain_numpy_like_rlfree(tmp_path):
     assert len(actions_rlfree) > 10
     assert len(set(actions_rlfree)) == 2  # both actions occur: the comparison is not trivial
     assert actions_numpy == actions_rlfree
+
+
+def test_fast_tanh_of_large_float32_batches_stays_within_float32_rounding_of_tanh():
+    from rlfree.network import FAST_TANH_MIN_ELEMENTS, tanh_
+
+    z = torch.linspace(-12.0, 12.0, FAST_TANH_MIN_ELEMENTS * 2, dtype=torch.float32)
+    torch.testing.assert_close(tanh_(z.clone()), torch.tanh(z), rtol=0, atol=3e-7)
+    small = torch.linspace(-3.0, 3.0, 100, dtype=torch.float64)
+    assert torch.equal(tanh_(small.clone()), torch.tanh(small))  # exact below the threshold and in float64

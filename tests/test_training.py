@@ -325,14 +325,19 @@ def test_real_ctrl_c_writes_latest_and_exits_130_without_traceback(tmp_path, bac
     command = [sys.executable, str(REPO / "scripts" / "train.py"), "--env", "Acrobot-v1", "-n", "100000",
                "--target", "1e9", "--config", str(EMPTY_PRESET_FOR_SIGINT(tmp_path)), "--logdir", str(logdir), *backend_flags]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=REPO)
-    deadline = time.time() + 60
-    while time.time() < deadline and not list(logdir.glob("*/progress.csv")):
-        time.sleep(0.2)
-    progress = next(iter(logdir.glob("*/progress.csv")))
-    while time.time() < deadline and len(progress.read_text().splitlines()) < 3:  # header + 2 generations
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not list(logdir.glob("*/progress.csv")):
+            time.sleep(0.2)
+        progress = next(iter(logdir.glob("*/progress.csv")))
+        while time.time() < deadline and len(progress.read_text().splitlines()) < 3:  # header + 2 generations
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:  # never leave a training (and its workers) running
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
     assert process.returncode == 130, err
     assert "Traceback" not in err and "Traceback" not in out
     assert "interrupted: checkpoint saved" in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 from rlfree.backend import UnknownEnvError
 from rlfree.checkpoint import CheckpointError
@@ -22,3 +23,11 @@ def user_errors(program: str):
     except USER_ERRORS as err:
         print(f"{program}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` relative to the working directory when it lies below it (shorter to read)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

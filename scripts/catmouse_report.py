@@ -30,7 +30,7 @@ import torch
 from envs.catmouse import GAME_LENGTH, evader_action, mistakes_per_game, teacher_action
 from rlfree.agent import Agent, load_agent
 from rlfree.checkpoint import load_checkpoint
-from rlfree.cli import user_errors
+from rlfree.cli import shown_path, user_errors
 from rlfree.coevolve import YARDSTICK, find_duel, load_duel_agent
 from rlfree.trainer import default_agents_dir
 
@@ -87,7 +87,7 @@ class AgentMouse:
 def by_reward(path: Path, seeds: list[int]) -> None:
     agent = load_agent(path)
     rows = {
-        f"free network ({agent.source})": agent.score(seeds),
+        f"free network ({shown_path(agent.source)})": agent.score(seeds),
         "seed's teacher": scripted_returns(CHASE_ID, teacher_action, seeds),
         "evader (hand-written, for scale)": scripted_returns(CHASE_ID, evader_action, seeds),
     }
@@ -106,7 +106,7 @@ def by_imitation(path: Path, seeds: list[int]) -> None:
     mistakes = GAME_LENGTH - agent.score(seeds)
     graded = mistakes_per_game(AgentMouse(agent), n_games=len(seeds), seed=seeds[0])
     state = load_checkpoint(path).state
-    print(f"\n2. By imitation: {TEACHER_ID} (reward 1 per move equal to the teacher's), mouse {agent.source}")
+    print(f"\n2. By imitation: {TEACHER_ID} (reward 1 per move equal to the teacher's), mouse {shown_path(agent.source)}")
     print(f"   mistakes per game, {len(seeds)} held-out games of gymnasium's env (10 - return):  {mistakes.mean():.3f}")
     print(f"   mistakes per game, envs.catmouse.mistakes_per_game ({len(seeds)} games):         {graded:.3f}")
     if "episodes" in state:
@@ -122,7 +122,7 @@ def cat_versus_mouse(path: Path, seeds: list[int]) -> None:
     early = path / f"gen{YARDSTICK}" if (path / f"gen{YARDSTICK}" / "mouse").is_dir() else find_duel(path, f"gen{YARDSTICK}")
     versions = {f"gen {YARDSTICK}": early, "final": final}
     generation = load_checkpoint(final / "mouse").state.get("generation", "?")
-    print(f"\n3. Cat versus mouse: rlfree/CatMouseDuel-v0, {final} (final = generation {generation})")
+    print(f"\n3. Cat versus mouse: rlfree/CatMouseDuel-v0, {shown_path(final)} (final = generation {generation})")
     print(f"   {len(seeds)} games of gymnasium's env per match: capture rate / mouse's mean return")
     print(f"   {'':<14}" + "".join(f"{'cat ' + name:>22}" for name in versions))
     table = {}

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from rlfree.checkpoint import load_checkpoint
-from rlfree.cli import user_errors
+from rlfree.cli import shown_path, user_errors
 from rlfree.coevolve import DUEL_ENV_ID, CoevolutionTrainer, DuelBoard, DuelConsole, find_duel
 from rlfree.config import Config, ConfigError, add_arguments, load_toml, overrides_from_args, preset_path
 from rlfree.trainer import Trainer, default_agents_dir, make_run_folder
@@ -29,14 +29,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--coevolve", action="store_true", help=f"train a cat network and a mouse network against each other, each with its own walk (env: {DUEL_ENV_ID})")
     add_arguments(parser)
     return parser.parse_args(argv)
-
-
-def shown_path(path: Path) -> str:
-    """``path`` relative to the working directory when it lies below it (shorter to read)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def resolve_config(args: argparse.Namespace) -> tuple[Config, object]:

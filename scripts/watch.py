@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rlfree.agent import load_agent
-from rlfree.cli import user_errors
+from rlfree.cli import shown_path, user_errors
 from rlfree.coevolve import is_duel, load_duel_agent
 from rlfree.config import preset_path
 from rlfree.recording import FrameRecorder, check_record_path
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
             render = "human" if has_display() and not args.record else "none"
         if args.record:
             check_record_path(args.record)
-        print(f"agent: {agent.source}{f'  against the cat of {args.cat}' if args.cat else ''}  (env {agent.env_id})")
+        print(f"agent: {shown_path(agent.source)}{f'  against the cat of {args.cat}' if args.cat else ''}  (env {agent.env_id})")
         returns = play_episodes(agent, args, render)
     mean, std = float(np.mean(returns)), float(np.std(returns))
     print(f"mean return {mean:.2f} ± {std:.2f} over {len(returns)} episodes")

@@ -49,15 +49,11 @@ class AcrobotTwin(TwinEnv):
     env_id = "Acrobot-v1"
     max_episode_steps = 500  # gymnasium registration: max_episode_steps=500 (v0 had 200)
 
-    def __init__(
-        self,
-        num_envs: int,
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
-        params: AcrobotParams | None = None,
-    ):
-        super().__init__(num_envs, device, dtype)
-        self.params = p = params or AcrobotParams()
+    params_type = AcrobotParams
+    params: AcrobotParams
+
+    def build(self) -> None:
+        p = self.params
         high = np.array([1.0, 1.0, 1.0, 1.0, p.max_vel_1, p.max_vel_2], dtype=np.float32)
         self.observation_space = spaces.Box(low=-high, high=high, dtype=np.float32)
         self.action_space = spaces.Discrete(3)
@@ -66,23 +62,20 @@ class AcrobotTwin(TwinEnv):
         m1, m2, l1 = p.link_mass_1, p.link_mass_2, p.link_length_1
         lc1, lc2, i1, i2, g = p.link_com_pos_1, p.link_com_pos_2, p.link_moi, p.link_moi, p.gravity
 
-        def const(value) -> torch.Tensor:
-            return torch.tensor(value, dtype=dtype, device=self.device)
-
-        self._d1_base = const(m1 * lc1**2 + m2 * (l1**2 + lc2**2) + i1 + i2)  # d1 = base + coef cos(theta2)
+        self._d1_base = self.constant(m1 * lc1**2 + m2 * (l1**2 + lc2**2) + i1 + i2)  # d1 = base + coef cos(theta2)
         self._d1_coef = m2 * 2 * l1 * lc2
-        self._d2_base = const(m2 * lc2**2 + i2)  # d2 = base + coef cos(theta2)
+        self._d2_base = self.constant(m2 * lc2**2 + i2)  # d2 = base + coef cos(theta2)
         self._d2_coef = m2 * l1 * lc2
         self._phi2_coef = m2 * lc2 * g  # phi2 = coef cos(theta1 + theta2 - pi/2)
         self._phi1_coef = (m1 * lc1 + m2 * l1) * g  # ... + coef cos(theta1 - pi/2)
         self._m2l1lc2 = m2 * l1 * lc2
-        self._ddtheta2_base = const(m2 * lc2**2 + i2)  # denominator: base - d2**2 / d1
-        self._torque = const(p.avail_torque)
-        self._vel_high = const([[p.max_vel_1], [p.max_vel_2]])
+        self._ddtheta2_base = self.constant(m2 * lc2**2 + i2)  # denominator: base - d2**2 / d1
+        self._torque = self.constant(p.avail_torque)
+        self._vel_high = self.constant([[p.max_vel_1], [p.max_vel_2]])
         self._vel_low = -self._vel_high
         self._two_pi = 2 * math.pi  # wrap(x, -pi, pi): diff = M - m
-        self._reward_running = const(-1.0)
-        self._reward_done = const(0.0)
+        self._reward_running = self.constant(-1.0)
+        self._reward_done = self.constant(0.0)
 
     def initial_state(self, seeds: torch.Tensor) -> torch.Tensor:
         u = seeded_uniform(seeds, 4, stream=0, dtype=self.dtype)

@@ -52,32 +52,25 @@ class CartPoleTwin(TwinEnv):
     env_id = "CartPole-v1"
     max_episode_steps = 500  # gymnasium registration: max_episode_steps=500 (v0 had 200)
 
-    def __init__(
-        self,
-        num_envs: int,
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
-        params: CartPoleParams | None = None,
-    ):
-        super().__init__(num_envs, device, dtype)
-        self.params = p = params or CartPoleParams()
+    params_type = CartPoleParams
+    params: CartPoleParams
+
+    def build(self) -> None:
+        p = self.params
         high = np.array([p.x_threshold * 2, np.inf, p.theta_threshold_radians * 2, np.inf], dtype=np.float32)
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
         self.action_space = spaces.Discrete(2)
 
         # Folded constants, so that the step is one kernel per line below: Python floats, and
         # 0-d tensors where a Python scalar would be converted to a tensor on every call.
-        def const(value) -> torch.Tensor:
-            return torch.tensor(value, dtype=dtype, device=self.device)
-
-        self._force_per_mass = const([-p.force_mag / p.total_mass, p.force_mag / p.total_mass])  # by action
+        self._force_per_mass = self.constant([-p.force_mag / p.total_mass, p.force_mag / p.total_mass])  # by action
         self._temp_coef = p.polemass_length / p.total_mass
-        self._neg_den_base = const(-p.length * 4.0 / 3.0)
+        self._neg_den_base = self.constant(-p.length * 4.0 / 3.0)
         self._den_coef = p.length * p.masspole / p.total_mass
         self._xacc_coef = -p.polemass_length / p.total_mass
-        self._x_threshold = const(p.x_threshold)
-        self._theta_threshold = const(p.theta_threshold_radians)
-        self._one = const(1.0)
+        self._x_threshold = self.constant(p.x_threshold)
+        self._theta_threshold = self.constant(p.theta_threshold_radians)
+        self._one = self.constant(1.0)
 
     def initial_state(self, seeds: torch.Tensor) -> torch.Tensor:
         u = seeded_uniform(seeds, 4, stream=0, dtype=self.dtype)

@@ -37,34 +37,19 @@ class MountainCarParams:
     reset_high: float = -0.4
 
 
-class MountainCarTwin(TwinEnv):
-    """``num_envs`` MountainCar-v0 copies as tensor ops; see the module docstring."""
+class CarOnHillTwin(TwinEnv):
+    """What MountainCar-v0 and MountainCarContinuous-v0 share: the observation, the start, and
+    the step after the push (speed limit, move, left wall, goal). Subclasses give the push,
+    the reward and the action space. ``params`` is either task's params: both have these fields."""
 
-    env_id = "MountainCar-v0"
-    max_episode_steps = 200  # gymnasium registration: max_episode_steps=200
-
-    def __init__(
-        self,
-        num_envs: int,
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
-        params: MountainCarParams | None = None,
-    ):
-        super().__init__(num_envs, device, dtype)
-        self.params = p = params or MountainCarParams()
+    def build(self) -> None:
+        p = self.params
         low = np.array([p.min_position, -p.max_speed], dtype=np.float32)
         high = np.array([p.max_position, p.max_speed], dtype=np.float32)
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
-        self.action_space = spaces.Discrete(3)
-
-        def const(value) -> torch.Tensor:
-            return torch.tensor(value, dtype=dtype, device=self.device)
-
-        self._push = const([-p.force, 0.0, p.force])  # (action - 1) * force, by action
-        self._min_position = const(p.min_position)
-        self._goal_position = const(p.goal_position)
-        self._goal_velocity = const(p.goal_velocity)
-        self._reward = const(-1.0)
+        self._min_position = self.constant(p.min_position)
+        self._goal_position = self.constant(p.goal_position)
+        self._goal_velocity = self.constant(p.goal_velocity)
 
     def initial_state(self, seeds: torch.Tensor) -> torch.Tensor:
         p = self.params
@@ -72,19 +57,41 @@ class MountainCarTwin(TwinEnv):
         position = u.mul_(p.reset_high - p.reset_low).add_(p.reset_low)
         return stack_columns((position, torch.zeros_like(position)))
 
-    def transition(self, state: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def roll(self, position: torch.Tensor, velocity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """position (N,), velocity (N,) with this step's push added (clipped here, in place)
+        -> (next state (N, 2), terminated (N,) bool)."""
         p = self.params
-        position, velocity = state.unbind(1)
-        # velocity += (action - 1) * force + cos(3 * position) * (-gravity)
-        push = self._push.index_select(0, actions)
-        velocity = torch.add(velocity, push.add_(torch.cos(position * 3.0), alpha=-p.gravity))
         velocity.clamp_(-p.max_speed, p.max_speed)
         position = torch.add(position, velocity).clamp_(p.min_position, p.max_position)
         # if position == min_position and velocity < 0: velocity = 0
         velocity = torch.where(position == self._min_position, velocity.clamp(min=0.0), velocity)
         terminated = (position >= self._goal_position).logical_and_(velocity >= self._goal_velocity)
-        reward = self._reward.expand(position.shape[0])
-        return stack_columns((position, velocity)), reward, terminated
+        return stack_columns((position, velocity)), terminated
 
     def observe(self, state: torch.Tensor) -> torch.Tensor:
         return state
+
+
+class MountainCarTwin(CarOnHillTwin):
+    """``num_envs`` MountainCar-v0 copies as tensor ops; see the module docstring."""
+
+    env_id = "MountainCar-v0"
+    max_episode_steps = 200  # gymnasium registration: max_episode_steps=200
+
+    params_type = MountainCarParams
+    params: MountainCarParams
+
+    def build(self) -> None:
+        super().build()
+        p = self.params
+        self.action_space = spaces.Discrete(3)
+        self._push = self.constant([-p.force, 0.0, p.force])  # (action - 1) * force, by action
+        self._reward = self.constant(-1.0)
+
+    def transition(self, state: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        position, velocity = state.unbind(1)
+        # velocity += (action - 1) * force + cos(3 * position) * (-gravity)
+        push = self._push.index_select(0, actions)
+        velocity = torch.add(velocity, push.add_(torch.cos(position * 3.0), alpha=-self.params.gravity))
+        state, terminated = self.roll(position, velocity)
+        return state, self._reward.expand(position.shape[0]), terminated

@@ -14,7 +14,8 @@ its arithmetic in float32); a float64 twin computes everything in float64, so it
 gymnasium to float32 precision, not beyond.
 
 State (N, 2): ``[position, velocity]`` as gymnasium's ``env.unwrapped.state``; the observation is
-the state itself. Actions: (N, 1) float, the force.
+the state itself. Actions: (N, 1) float, the force. Everything but the push and the reward is
+MountainCar-v0's, shared through :class:`envs.mountain_car.CarOnHillTwin`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from rlfree.batched import TwinEnv, seeded_uniform, stack_columns
+from envs.mountain_car import CarOnHillTwin
 
 
 @dataclass(frozen=True)
@@ -47,38 +48,19 @@ class MountainCarContinuousParams:
     reset_high: float = -0.4
 
 
-class MountainCarContinuousTwin(TwinEnv):
+class MountainCarContinuousTwin(CarOnHillTwin):
     """``num_envs`` MountainCarContinuous-v0 copies as tensor ops; see the module docstring."""
 
     env_id = "MountainCarContinuous-v0"
     max_episode_steps = 999  # gymnasium registration: max_episode_steps=999
 
-    def __init__(
-        self,
-        num_envs: int,
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
-        params: MountainCarContinuousParams | None = None,
-    ):
-        super().__init__(num_envs, device, dtype)
-        self.params = p = params or MountainCarContinuousParams()
-        low = np.array([p.min_position, -p.max_speed], dtype=np.float32)
-        high = np.array([p.max_position, p.max_speed], dtype=np.float32)
-        self.observation_space = spaces.Box(low=low, high=high, dtype=np.float32)
-        self.action_space = spaces.Box(low=p.min_action, high=p.max_action, shape=(1,), dtype=np.float32)
+    params_type = MountainCarContinuousParams
+    params: MountainCarContinuousParams
 
-        def const(value: float) -> torch.Tensor:
-            return torch.tensor(value, dtype=dtype, device=self.device)
-
-        self._min_position = const(p.min_position)
-        self._goal_position = const(p.goal_position)
-        self._goal_velocity = const(p.goal_velocity)
-
-    def initial_state(self, seeds: torch.Tensor) -> torch.Tensor:
+    def build(self) -> None:
+        super().build()
         p = self.params
-        u = seeded_uniform(seeds, 1, stream=0, dtype=self.dtype)[:, 0]
-        position = u.mul_(p.reset_high - p.reset_low).add_(p.reset_low)
-        return stack_columns((position, torch.zeros_like(position)))
+        self.action_space = spaces.Box(low=p.min_action, high=p.max_action, shape=(1,), dtype=np.float32)
 
     def transition(self, state: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         p = self.params
@@ -86,14 +68,7 @@ class MountainCarContinuousTwin(TwinEnv):
         action = actions[:, 0].to(self.dtype)
         # velocity += force * power - 0.0025 * cos(3 * position), force = clip(action, -1, 1)
         accel = torch.add(action.clamp(p.min_action, p.max_action).mul_(p.power), torch.cos(position * 3.0), alpha=-p.gravity)
-        velocity = torch.add(velocity, accel).clamp_(-p.max_speed, p.max_speed)
-        position = torch.add(position, velocity).clamp_(p.min_position, p.max_position)
-        # if position == min_position and velocity < 0: velocity = 0
-        velocity = torch.where(position == self._min_position, velocity.clamp(min=0.0), velocity)
-        terminated = (position >= self._goal_position).logical_and_(velocity >= self._goal_velocity)
+        state, terminated = self.roll(position, torch.add(velocity, accel))
         # reward = 100 * terminated - 0.1 * action**2, the action unclipped
         reward = torch.addcmul(terminated.to(self.dtype).mul_(p.goal_reward), action, action, value=-p.action_cost)
-        return stack_columns((position, velocity)), reward, terminated
-
-    def observe(self, state: torch.Tensor) -> torch.Tensor:
-        return state
+        return state, reward, terminated

@@ -47,15 +47,11 @@ class PendulumTwin(TwinEnv):
     env_id = "Pendulum-v1"
     max_episode_steps = 200  # gymnasium registration: max_episode_steps=200
 
-    def __init__(
-        self,
-        num_envs: int,
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
-        params: PendulumParams | None = None,
-    ):
-        super().__init__(num_envs, device, dtype)
-        self.params = p = params or PendulumParams()
+    params_type = PendulumParams
+    params: PendulumParams
+
+    def build(self) -> None:
+        p = self.params
         high = np.array([1.0, 1.0, p.max_speed], dtype=np.float32)
         self.action_space = spaces.Box(low=-p.max_torque, high=p.max_torque, shape=(1,), dtype=np.float32)
         self.observation_space = spaces.Box(low=-high, high=high, dtype=np.float32)

@@ -100,8 +100,9 @@ def stack_columns(columns: Sequence[torch.Tensor]) -> torch.Tensor:
 class TwinEnv(ABC):
     """Base of tensor twins: subclasses give the physics, the base keeps the episode clock.
 
-    A subclass sets ``env_id`` and ``max_episode_steps`` (gymnasium's TimeLimit), builds
-    ``observation_space`` and ``action_space`` for one copy in ``__init__``, and implements
+    A subclass sets ``env_id`` and ``max_episode_steps`` (gymnasium's TimeLimit) and, where its
+    constants live in a params dataclass, ``params_type``; builds ``observation_space`` and
+    ``action_space`` for one copy in :meth:`build` (or its own ``__init__``), and implements
     ``initial_state``, ``transition`` and ``observe``. ``state`` is a (N, S) tensor in the same
     units and order as the gymnasium environment's own state, so that tests can copy state from
     one to the other. Its memory layout is free: twins build it with :func:`stack_columns`
@@ -114,8 +115,9 @@ class TwinEnv(ABC):
 
     env_id: ClassVar[str]
     max_episode_steps: ClassVar[int | None]
+    params_type: ClassVar[type | None] = None  # the twin's constants; params=None takes its defaults
 
-    def __init__(self, num_envs: int, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
+    def __init__(self, num_envs: int, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, params=None):
         if num_envs < 1:
             raise ValueError(f"num_envs={num_envs} is not accepted: a batched env needs at least 1 copy")
         if dtype not in (torch.float32, torch.float64):
@@ -125,6 +127,16 @@ class TwinEnv(ABC):
         self.dtype = dtype
         self.elapsed_steps = 0
         self.state: torch.Tensor | None = None
+        self.params = self.params_type() if params is None and self.params_type is not None else params
+        self.build()
+
+    def build(self) -> None:
+        """Set the spaces of one copy and fold ``self.params`` into constants; called by ``__init__``."""
+
+    def constant(self, value: float | Sequence) -> torch.Tensor:
+        """A tensor of the twin's dtype on its device (0-d for a number), folded once in ``__init__``
+        where a Python scalar would otherwise be converted to a tensor on every step."""
+        return torch.tensor(value, dtype=self.dtype, device=self.device)
 
     # -- hooks --------------------------------------------------------------------------------
     @abstractmethod

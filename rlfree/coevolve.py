@@ -26,9 +26,6 @@ duel env, so the ordinary rollout (:func:`rlfree.evaluate.evaluate`) and playbac
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +35,8 @@ import torch
 from gymnasium import spaces
 
 from rlfree.agent import Agent
-from rlfree.backend import choose_backend, make_batched_env, resolve_env_id
-from rlfree.board import markdown_table
+from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, torch_settings
+from rlfree.board import YARDSTICK, DuelRecord
 from rlfree.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from rlfree.config import Config, ConfigError
 from rlfree.evaluate import Rollout, evaluate, episode_seeds
@@ -51,25 +48,6 @@ from rlfree.walk import SmartRandomWalk
 DUEL_ENV_ID = "rlfree/CatMouseDuel-v0"
 SIDES = ("mouse", "cat")
 SNAPSHOTS = (10, 100, 1000)  # generations whose centres are kept, as checkpoints/gen<G>/
-YARDSTICK = 10  # the earlier generation the centres are measured against in TensorBoard
-
-TAGS = {
-    "mouse_return": "coevolve/mouse_return",  # mouse population vs the cat centre
-    "cat_return": "coevolve/cat_return",  # cat population vs the mouse centre (= - mouse's)
-    "capture_rate": "coevolve/capture_rate",  # centre vs centre, held-out games
-    "game_length": "coevolve/game_length",
-    "centre_mouse_return": "coevolve/centre_mouse_return",
-    "mouse_vs_early_cat_return": f"coevolve/mouse_vs_cat_gen{YARDSTICK}_return",
-    "cat_vs_early_mouse_capture_rate": f"coevolve/cat_vs_mouse_gen{YARDSTICK}_capture_rate",
-    "early_mouse_return": f"coevolve/gen{YARDSTICK}_vs_gen{YARDSTICK}_return",  # the two yardsticks' baseline
-    "early_capture_rate": f"coevolve/gen{YARDSTICK}_vs_gen{YARDSTICK}_capture_rate",
-    "mouse_sigma": "walk/mouse_sigma",
-    "cat_sigma": "walk/cat_sigma",
-    "mouse_step_norm": "walk/mouse_step_norm",
-    "cat_step_norm": "walk/cat_step_norm",
-    "steps_per_second": "time/fps",
-    "episodes": "time/episodes",
-}
 
 
 def side_spaces(side: str) -> tuple[spaces.Box, spaces.Discrete]:
@@ -184,30 +162,6 @@ def load_duel_agent(mouse: str | Path, cat: str | Path | None = None, which: str
 
 
 # --------------------------------------------------------------------------------------------
-@dataclass
-class DuelRecord:
-    """What one generation of co-evolution did; None where a figure was not measured."""
-
-    generation: int
-    env_steps: int
-    episodes: int  # games played so far, evaluations included
-    mouse_return: float  # mean over the mouse population (vs the cat centre)
-    cat_return: float  # mean over the cat population (vs the mouse centre); = - mouse's return
-    mouse_sigma: float
-    cat_sigma: float
-    mouse_step_norm: float
-    cat_step_norm: float
-    steps_per_second: float
-    elapsed: float
-    centre_mouse_return: float | None = None  # centre vs centre, held-out games
-    capture_rate: float | None = None
-    game_length: float | None = None
-    mouse_vs_early_cat_return: float | None = None  # mouse centre vs the cat of generation YARDSTICK
-    cat_vs_early_mouse_capture_rate: float | None = None  # cat centre vs the mouse of generation YARDSTICK
-    early_mouse_return: float | None = None  # the mouse of generation YARDSTICK vs its cat, the same games
-    early_capture_rate: float | None = None
-
-
 class CoevolutionTrainer:
     """Owns a cat-versus-mouse run: two walks, one batched duel env, counters, observers.
 
@@ -225,24 +179,12 @@ class CoevolutionTrainer:
         if self.env_id != DUEL_ENV_ID:
             raise ConfigError(f"co-evolution needs env {DUEL_ENV_ID!r} (a cat and a mouse acting at once); got {self.env_id!r}")
         self.backend = choose_backend(self.env_id, config.env.backend)
-        self.device = torch.device(config.env.device)
-        if config.env.threads:
-            torch.set_num_threads(config.env.threads)  # as Trainer does: small ops, one thread is fastest
-        self.dtype = torch.float64 if config.env.dtype == "float64" else torch.float32
+        self.device, self.dtype = torch_settings(config.env)
         self.target = None
         net, run = config.network, config.run
         sides = {}
         for i, side in enumerate(SIDES):
-            policy = Policy.for_spaces(
-                self.env_id,
-                *side_spaces(side),
-                hidden=net.hidden,
-                ticks=net.ticks,
-                activation=net.activation,
-                obs_encoding=net.obs_encoding,
-                softmax_output=net.softmax_output,
-                sequence_output=net.sequence_output,
-            )
+            policy = Policy.from_config(self.env_id, *side_spaces(side), net)
             generator = torch.Generator().manual_seed(run.seed * 2 + i)
             centre = policy.initial_params(generator, net.init_scale, self.dtype).to(self.device)
             # the cat's perturbations come from another seed, or both sides would share their noise
@@ -408,66 +350,3 @@ class CoevolutionTrainer:
                 self.early[side] = torch.from_numpy(ckpt.walk["early"]).to(self.device, self.dtype)[None]
         state = checkpoint.state
         self.env_steps, self.episodes, self.elapsed = int(state["env_steps"]), int(state["episodes"]), float(state["elapsed"])
-
-
-# --------------------------------------------------------------------------------------------
-# Observers
-class DuelBoard:
-    """TensorBoard events and ``progress.csv`` of a co-evolution run; tags in :data:`TAGS`."""
-
-    def __init__(self, run_dir: Path, config: dict[str, dict], resumed: bool = False):
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(log_dir=str(run_dir))
-        csv_path = run_dir / "progress.csv"
-        append = resumed and csv_path.exists()
-        self.csv_file = open(csv_path, "a" if append else "w", newline="")
-        self.csv = csv.DictWriter(self.csv_file, fieldnames=[f.name for f in dataclasses.fields(DuelRecord)])
-        if not append:
-            self.csv.writeheader()
-            self.writer.add_text("config", markdown_table(config), 0)
-
-    def on_generation(self, record: DuelRecord) -> None:
-        for name, tag in TAGS.items():
-            value = getattr(record, name)
-            if value is not None:
-                self.writer.add_scalar(tag, value, record.generation)
-        self.csv.writerow(dataclasses.asdict(record))
-        self.csv_file.flush()
-        self.writer.flush()
-
-    def close(self) -> None:
-        self.writer.close()
-        self.csv_file.close()
-
-
-HEADER = (
-    f"{'gen':>6} {'games':>10} {'mouse pop':>9} {'cat pop':>8} {'caught':>7} {'length':>6} "
-    f"{f'M vs C{YARDSTICK}':>9} {f'C vs M{YARDSTICK}':>9} {f'{YARDSTICK} vs {YARDSTICK}':>15} {'elapsed':>8}"
-)
-
-
-def _fmt(value: float | None, width: int, spec: str = ".2f") -> str:
-    return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
-
-
-class DuelConsole:
-    """One line per generation: population returns, capture rate, and the yardstick matches."""
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stdout
-        print(HEADER, file=self.stream, flush=True)
-
-    def on_generation(self, record: DuelRecord) -> None:
-        r = record
-        baseline = f"{_fmt(r.early_mouse_return, 6)} {_fmt(r.early_capture_rate, 8, '.1%')}"
-        print(
-            f"{r.generation:>6} {r.episodes:>10,} {r.mouse_return:>9.2f} {r.cat_return:>8.2f} {_fmt(r.capture_rate, 7, '.1%')} "
-            f"{_fmt(r.game_length, 6, '.1f')} {_fmt(r.mouse_vs_early_cat_return, 9)} {_fmt(r.cat_vs_early_mouse_capture_rate, 9, '.1%')} "
-            f"{baseline} {r.elapsed:>7.1f}s",
-            file=self.stream,
-            flush=True,
-        )
-
-    def close(self) -> None:
-        pass

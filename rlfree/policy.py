@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import torch
 
+from rlfree.config import NetworkConfig
 from rlfree.network import FreeNetwork, NetworkSpec
 from rlfree.spaces import ActionDecoder, ObservationEncoder
 
@@ -55,6 +56,21 @@ class Policy:
             sequence_output=sequence_output,
         )
         return cls(env_id, spec, encoder, decoder)
+
+    @classmethod
+    def from_config(cls, env_id: str, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig) -> "Policy":
+        """The policy a run's ``[network]`` settings describe (``init_scale`` is the walk's to use)."""
+        return cls.for_spaces(
+            env_id,
+            observation_space,
+            action_space,
+            hidden=network.hidden,
+            ticks=network.ticks,
+            activation=network.activation,
+            obs_encoding=network.obs_encoding,
+            softmax_output=network.softmax_output,
+            sequence_output=network.sequence_output,
+        )
 
     @classmethod
     def from_json(cls, data: dict, observation_space: gym.Space, action_space: gym.Space) -> "Policy":

@@ -1,17 +1,24 @@
-"""The console view of a run: one line per generation, and an optional progress bar."""
+"""The console view of a run: one line per generation, and an optional progress bar.
+
+:class:`ConsoleProgress` shows a single-agent run, :class:`DuelConsole` a cat-versus-mouse one.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 
-from rlfree.board import GenerationRecord
+from rlfree.board import YARDSTICK, DuelRecord, GenerationRecord
 
 HEADER = f"{'gen':>6} {'env steps':>11} {'pop mean':>9} {'pop max':>9} {'centre':>9} {'sigma':>7} {'steps/s':>10} {'elapsed':>8}"
+DUEL_HEADER = (
+    f"{'gen':>6} {'games':>10} {'mouse pop':>9} {'cat pop':>8} {'caught':>7} {'length':>6} "
+    f"{f'M vs C{YARDSTICK}':>9} {f'C vs M{YARDSTICK}':>9} {f'{YARDSTICK} vs {YARDSTICK}':>15} {'elapsed':>8}"
+)
 
 
-def _fmt(value: float | None, width: int, digits: int = 1) -> str:
-    return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+def _fmt(value: float | None, width: int, spec: str = ".1f") -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
 
 
 def generation_line(record: GenerationRecord) -> str:
@@ -49,3 +56,25 @@ class ConsoleProgress:
     def close(self) -> None:
         if self.bar:
             sys.stderr.write("\n")
+
+
+class DuelConsole:
+    """One line per generation: population returns, capture rate, and the yardstick matches."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        print(DUEL_HEADER, file=self.stream, flush=True)
+
+    def on_generation(self, record: DuelRecord) -> None:
+        r = record
+        baseline = f"{_fmt(r.early_mouse_return, 6, '.2f')} {_fmt(r.early_capture_rate, 8, '.1%')}"
+        print(
+            f"{r.generation:>6} {r.episodes:>10,} {r.mouse_return:>9.2f} {r.cat_return:>8.2f} {_fmt(r.capture_rate, 7, '.1%')} "
+            f"{_fmt(r.game_length, 6)} {_fmt(r.mouse_vs_early_cat_return, 9, '.2f')} {_fmt(r.cat_vs_early_mouse_capture_rate, 9, '.1%')} "
+            f"{baseline} {r.elapsed:>7.1f}s",
+            file=self.stream,
+            flush=True,
+        )
+
+    def close(self) -> None:
+        pass

@@ -19,7 +19,7 @@ from pathlib import Path
 import gymnasium as gym
 import torch
 
-from rlfree.backend import choose_backend, make_batched_env, resolve_env_id
+from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, torch_settings
 from rlfree.board import GenerationRecord
 from rlfree.checkpoint import Checkpoint, save_checkpoint
 from rlfree.config import Config, ConfigError, to_toml
@@ -79,29 +79,14 @@ class Trainer:
         self.observers = list(observers or [])
         self.env_id = resolve_env_id(config.env.env)
         self.backend = choose_backend(self.env_id, config.env.backend)
-        self.device = torch.device(config.env.device)
-        if config.env.threads:
-            # Process-wide. Each op here is small: with a second thread every op pays for a
-            # hand-off, and when the other core is busy a ~5 s check took 0.2 s with one thread.
-            torch.set_num_threads(config.env.threads)
-        self.dtype = torch.float64 if config.env.dtype == "float64" else torch.float32
+        self.device, self.dtype = torch_settings(config.env)
         run, net = config.run, config.network
         self.check_env = None
         rows = config.walk.population + (1 if config.walk.variant == "seed" else 0)
         first_env = self._make_env(rows * run.episodes)
         self._envs = {rows * run.episodes: first_env}
         try:
-            self.policy = Policy.for_spaces(
-                self.env_id,
-                first_env.observation_space,
-                first_env.action_space,
-                hidden=net.hidden,
-                ticks=net.ticks,
-                activation=net.activation,
-                obs_encoding=net.obs_encoding,
-                softmax_output=net.softmax_output,
-                sequence_output=net.sequence_output,
-            )
+            self.policy = Policy.from_config(self.env_id, first_env.observation_space, first_env.action_space, net)
         except ValueError:
             first_env.close()  # an async vector env would otherwise keep its worker processes
             raise

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rlfree.checkpoint import load_checkpoint
 from rlfree.cli import shown_path, user_errors
-from rlfree.coevolve import DUEL_ENV_ID, CoevolutionTrainer, DuelBoard, DuelConsole, find_duel
+from rlfree.coevolve import DUEL_ENV_ID, CoevolutionTrainer, find_duel
 from rlfree.config import Config, ConfigError, add_arguments, load_toml, overrides_from_args, preset_path
 from rlfree.trainer import Trainer, default_agents_dir, make_run_folder
 
@@ -65,8 +65,8 @@ def main(argv=None) -> int:
             trainer.run_dir = checkpoint.path.parents[2 if args.coevolve else 1]
         else:
             trainer.run_dir = make_run_folder(config)
-        from rlfree.board import Board
-        from rlfree.progress import ConsoleProgress
+        from rlfree.board import Board, DuelBoard
+        from rlfree.progress import ConsoleProgress, DuelConsole
 
         print(f"run folder: {trainer.run_dir}  (env {trainer.env_id}, backend {trainer.backend}, device {config.env.device})")
         if args.coevolve:

@@ -8,8 +8,9 @@ import torch
 
 import rlfree  # noqa: F401  (registers the cat-and-mouse envs)
 import rlfree.coevolve as coevolve
+from rlfree.board import DuelBoard
 from rlfree.checkpoint import CheckpointError, load_checkpoint
-from rlfree.coevolve import YARDSTICK, CoevolutionTrainer, DuelBoard, DuelPolicy, load_duel_agent, side_spaces
+from rlfree.coevolve import YARDSTICK, CoevolutionTrainer, DuelPolicy, load_duel_agent, side_spaces
 from rlfree.config import Config, ConfigError
 from rlfree.policy import Policy
 

@@ -324,7 +324,11 @@ def test_real_ctrl_c_writes_latest_and_exits_130_without_traceback(tmp_path, bac
     logdir = tmp_path / "runs"
     command = [sys.executable, str(REPO / "scripts" / "train.py"), "--env", "Acrobot-v1", "-n", "100000",
                "--target", "1e9", "--config", str(EMPTY_PRESET_FOR_SIGINT(tmp_path)), "--logdir", str(logdir), *backend_flags]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=REPO)
+    # A shell's background job (as CI may be) inherits an ignored SIGINT; a terminal's child does not.
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=REPO,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.time() + 60
         while time.time() < deadline and not list(logdir.glob("*/progress.csv")):

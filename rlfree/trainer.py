@@ -86,7 +86,8 @@ class Trainer:
         first_env = self._make_env(rows * run.episodes)
         self._envs = {rows * run.episodes: first_env}
         try:
-            self.policy = Policy.from_config(self.env_id, first_env.observation_space, first_env.action_space, net)
+            # the id as given ('my_pkg:MyEnv-v0' included), so that loading the agent imports its package
+            self.policy = Policy.from_config(config.env.env, first_env.observation_space, first_env.action_space, net)
         except ValueError:
             first_env.close()  # an async vector env would otherwise keep its worker processes
             raise

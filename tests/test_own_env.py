@@ -65,3 +65,12 @@ def test_own_package_env_trains_on_the_gym_backend(tmp_path):
     assert state["env_steps"] == 20 * state["episodes"]  # every episode runs to the time limit
     W = np.load(latest / "W.npy", allow_pickle=False)
     assert W.shape == (2 + 4, 1 + 1 + 2 + 4)  # (outputs + hidden, [1, obs, activations])
+
+    # the saved agent names the id as given, so watching it imports the package again
+    assert json.loads((latest / "network.json").read_text())["env_id"] == "my_pkg:MyEnv-v0"
+    watched = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "watch.py"), str(run_dir), "--no-render", "--episodes", "3"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert watched.returncode == 0, watched.stderr
+    assert "mean return" in watched.stdout and "over 3 episodes" in watched.stdout

@@ -9,7 +9,6 @@ Twins are registered as ``"module:Class"`` strings, so a twin's module is import
 it is first used.
 """
 
-import gymnasium as gym
 
 from rlfree.batched import register_twin
 

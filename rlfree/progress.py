@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from rlfree.board import YARDSTICK, DuelRecord, GenerationRecord
 
@@ -40,7 +39,6 @@ class ConsoleProgress:
         self.total = total_generations
         self.bar = bar
         self.stream = stream or sys.stdout
-        self.started = time.perf_counter()
         print(HEADER, file=self.stream, flush=True)
 
     def on_generation(self, record: GenerationRecord, W=None) -> None:

@@ -71,6 +71,16 @@ def evaluate(policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch
     On a twin nothing leaves the device inside the step loop except the "all done?" check,
     which a CUDA device makes only every 16 steps to keep the GPU queue full.
     """
+    # Inference mode skips autograd's bookkeeping on every op: 15% of a small-batch CPU step,
+    # where each op costs microseconds of overhead. Its tensors are cloned on the way out so
+    # that callers get ordinary tensors they may update in place.
+    with torch.inference_mode():
+        returns, lengths = _rollout(policy, params, env, seeds, max_steps)
+    return Rollout(returns.clone(), lengths.clone())
+
+
+def _rollout(policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor, max_steps: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The step loop of :func:`evaluate`: returns and lengths, (P, E) each."""
     population, episodes = params.shape[0], seeds.shape[-1]
     if seeds.ndim == 1:
         seeds = seeds.expand(population, episodes)
@@ -96,4 +106,4 @@ def evaluate(policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch
         running &= ~(terminated | truncated)
         if (t + 1) % check_every == 0 and not running.any():
             break
-    return Rollout(returns.reshape(population, episodes), lengths.reshape(population, episodes))
+    return returns.reshape(population, episodes), lengths.reshape(population, episodes)

@@ -103,6 +103,11 @@ ENV_IDS = {
     "rlfree/CatMouseTeacher-v0": "still",
 }
 ENV_REWARDS = {"rlfree/CatMouseTeacher-v0": "teacher"}  # the others: "distance"
+# gymnasium's reward_threshold, the score at which a task counts as solved (scripts/zoo.py)
+ENV_THRESHOLDS = {
+    "rlfree/CatMouseChase-v0": 2.0,  # the seed's teacher averages -1.9 here, a hand-written evader +3.2
+    "rlfree/CatMouseTeacher-v0": 9.2,  # 0.8 mistakes per game; the seed's LSTM made 1.0
+}
 TWIN_ENTRY_POINTS = {
     "rlfree/CatMouse-v0": "envs.catmouse_twin:CatMouseTwin",
     "rlfree/CatMouseChase-v0": "envs.catmouse_twin:CatMouseChaseTwin",
@@ -548,6 +553,7 @@ def register_envs() -> None:
                 entry_point="envs.catmouse:CatMouseEnv",
                 max_episode_steps=GAME_LENGTH,
                 kwargs={"cat": cat, "reward": ENV_REWARDS.get(env_id, "distance")},
+                reward_threshold=ENV_THRESHOLDS.get(env_id),
             )
         register_twin(env_id, TWIN_ENTRY_POINTS[env_id])
 

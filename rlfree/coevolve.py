@@ -238,7 +238,9 @@ class CoevolutionTrainer:
         centres = self.centres()
         mouse_side = self.policy.join(mice, centres["cat"].expand(mice.shape[0], -1))
         cat_side = self.policy.join(centres["mouse"].expand(cats.shape[0], -1), cats)
-        rollout = evaluate(self.policy, torch.cat([mouse_side, cat_side]), self.train_env, episode_seeds(run.seed, generation, run.episodes))
+        rollout = evaluate(
+            self.policy, torch.cat([mouse_side, cat_side]), self.train_env, episode_seeds(run.seed, generation, run.episodes), max_steps=run.horizon or None
+        )
         mouse_returns, cat_returns = rollout.returns[: mice.shape[0]], -rollout.returns[mice.shape[0] :]
         mouse_stats = self.walks["mouse"].tell(mouse_returns)
         cat_stats = self.walks["cat"].tell(cat_returns)
@@ -287,7 +289,8 @@ class CoevolutionTrainer:
         params = torch.cat([self.policy.join(mouse, cat) for mouse, cat in matches])
         if self.eval_env is None or self.eval_env.num_envs != len(matches) * episodes:
             self.eval_env = self._make_env(len(matches) * episodes)
-        rollout = evaluate(self.policy, params, self.eval_env, episode_seeds(self.config.run.seed, generation, episodes, "eval"))
+        seeds = episode_seeds(self.config.run.seed, generation, episodes, "eval")
+        rollout = evaluate(self.policy, params, self.eval_env, seeds, max_steps=self.config.run.horizon or None)
         self.episodes += rollout.lengths.numel()
         returns, caught = rollout.returns.to(torch.float64), captured(rollout).to(torch.float64)
         figures = {

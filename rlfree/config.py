@@ -68,6 +68,7 @@ class RunConfig:
     seed: int = _f(0, "seed of perturbations, episode seeds and initial weights")
     generations: int = _f(1000, "stop after this many generations")
     episodes: int = _f(1, "episodes per member per generation (the same seeds for every member)")
+    horizon: int = _f(0, "cut the walk's episodes and the centre's evaluations after this many steps (0: the env's time limit); target checks play whole episodes")
     eval_freq: int = _f(1, "evaluate the centre every this many generations")
     eval_episodes: int = _f(100, "episodes of the centre's evaluation, on seeds never used in training")
     target: float | None = _f(None, "stop when the centre's evaluation reaches this (default: the env's reward_threshold)")
@@ -138,6 +139,7 @@ class Config:
             (w.sigma_min >= 0, f"sigma_min={w.sigma_min} is not accepted: use 0 or more"),
             (r.generations >= 1, f"generations={r.generations} is not accepted: use 1 or more"),
             (r.episodes >= 1, f"episodes={r.episodes} is not accepted: use 1 or more"),
+            (r.horizon >= 0, f"horizon={r.horizon} is not accepted: use 0 (the env's time limit) or more steps"),
             (r.eval_freq >= 1, f"eval_freq={r.eval_freq} is not accepted: use 1 or more"),
             (r.eval_episodes >= 1, f"eval_episodes={r.eval_episodes} is not accepted: use 1 or more"),
             (r.save_freq >= 1, f"save_freq={r.save_freq} is not accepted: use 1 or more"),

@@ -161,7 +161,7 @@ class Trainer:
             seeds = torch.cat([seeds, eval_seeds])
         else:
             params = members
-        rollout = evaluate(self.policy, params, self._env(params.shape[0] * run.episodes), seeds)
+        rollout = evaluate(self.policy, params, self._env(params.shape[0] * run.episodes), seeds, max_steps=run.horizon or None)
         stats = self.walk.tell(rollout.returns[: members.shape[0]])
         steps, self.episodes = rollout.env_steps, self.episodes + rollout.lengths.numel()
         eval_mean = eval_std = check_mean = None

@@ -7,10 +7,12 @@
 
 For each task: solved seeds, the final agent's mean ± std over 100 episodes of gymnasium's own
 environment (all seeds' episodes pooled), and the wall time and environment steps to the
-target (median, with the range over seeds). The target is the preset's ``[run] target`` or the
-env's ``reward_threshold``.
+target (median, with the range over seeds). The target is the env's ``reward_threshold`` (the
+preset's ``[run] target`` for an env that has none).
 
-rlfree runs exactly as ``scripts/train.py --env ID --seed S`` does: its clock is the trainer's
+rlfree runs as ``scripts/train.py --env ID --seed S`` does, except that it stops at that target
+where a preset stops later to ship an agent with a margin (Acrobot-v1, LunarLander-v3, the
+chasing cat-and-mouse task): every algorithm is timed to the same threshold. Its clock is the trainer's
 ``elapsed`` (every generation, its held-out evaluations of the centre and its 100-episode target
 checks on gymnasium included; not the start-up), its steps are every step it took (training,
 evaluation and check episodes). Runs go to a temporary folder.
@@ -157,14 +159,22 @@ def preset_config(env_id: str, agents_dir: Path) -> Config:
     return config
 
 
-def task_target(config: Config) -> float | None:
-    return config.run.target if config.run.target is not None else gym.spec(resolve_env_id(config.env.env)).reward_threshold
+def task_threshold(config: Config) -> float | None:
+    """The score that counts as solving the task: the env's ``reward_threshold``, else the preset's target.
+
+    A preset may stop later than that (``[run] target``) to ship an agent with a margin; the
+    zoo times every algorithm to the same threshold.
+    """
+    threshold = gym.spec(resolve_env_id(config.env.env)).reward_threshold
+    return threshold if threshold is not None else config.run.target
 
 
 def run_rlfree(env_id: str, agents_dir: Path, seed: int, args, logdir: Path) -> RunOutcome:
-    """``scripts/train.py --env ID --seed S`` with no console or TensorBoard, stopped at ``--time-limit``."""
+    """``scripts/train.py --env ID --seed S`` with no console or TensorBoard, stopped at the task's
+    threshold (not a preset's later target) or at ``--time-limit``."""
     config = preset_config(env_id, agents_dir)
     config.run.seed = seed
+    config.run.target = task_threshold(config)
     config.env.threads = args.threads
     run_dir = logdir / f"{config.env.env.replace('/', '-')}__zoo__{seed}"
     trainer = Trainer(config, run_dir)
@@ -335,7 +345,7 @@ def shipped_table(env_ids: list[str], agents_dir: Path) -> str:
     rows = []
     for env_id in env_ids:
         shipped = preset_path(env_id, agents_dir).with_suffix("")
-        target = task_target(preset_config(env_id, agents_dir))
+        target = task_threshold(preset_config(env_id, agents_dir))
         if not (shipped / "W.npy").is_file():
             rows.append([env_id, f"{target:g}", "no agent shipped", "—"])
             continue
@@ -399,7 +409,7 @@ def main(argv=None) -> int:
         results = []
         with tempfile.TemporaryDirectory(prefix="rlfree-zoo-") as tmp:
             for env_id in tasks:
-                target = task_target(preset_config(env_id, agents_dir))
+                target = task_threshold(preset_config(env_id, agents_dir))
                 task = TaskResult(env_id, target)
                 for algo in algorithms:
                     for seed in range(args.seeds):

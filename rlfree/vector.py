@@ -13,6 +13,8 @@ torch at the boundary, so the policy still runs batched in torch. Three kinds of
 - ``"vector_entry_point"``: the task's own vectorised implementation where gymnasium ships one (CartPole-v1's NumPy ``CartPoleVectorEnv``). Such an env takes one seed
 for all its copies, so copies do not start from their own seeds: it serves whole-policy checks,
 not the walk's common-random-number evaluations. Copies auto-reset as with ``"async"``.
+- ``"gymnasium_sync"``: gymnasium's own ``SyncVectorEnv``, the named alternative of
+  ``scripts/bench.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import torch
 from rlfree.spaces import to_numpy_action
 
 
-VECTORIZATIONS = ("sync", "async", "vector_entry_point")
+VECTORIZATIONS = ("sync", "async", "vector_entry_point", "gymnasium_sync")
 
 
 @contextlib.contextmanager
@@ -129,7 +131,8 @@ class GymVectorEnv:
             self.vector_env = EpisodeVectorEnv(env_id, num_envs, env_kwargs)
         else:
             with _workers_ignore_ctrl_c(vectorization == "async"):
-                self.vector_env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization, **(env_kwargs or {}))
+                mode = "sync" if vectorization == "gymnasium_sync" else vectorization
+                self.vector_env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **(env_kwargs or {}))
         self.observation_space = self.vector_env.single_observation_space
         self.action_space = self.vector_env.single_action_space
         spec = gym.spec(env_id)

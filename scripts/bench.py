@@ -145,7 +145,7 @@ def throughput_table(env_id: str, with_numpy_vector: bool) -> list[list[str]]:
         episodes = batch // POPULATION
         print(f"  {env_id} batch {batch} ...", file=sys.stderr, flush=True)
         twin = framework_rate(policy, params, make_twin(env_id, batch), episodes, horizon)
-        sync_env = GymVectorEnv(env_id, batch, vectorization="sync")
+        sync_env = GymVectorEnv(env_id, batch, vectorization="gymnasium_sync")
         sync = framework_rate(policy, params, sync_env, episodes, max(4, 12800 // batch))
         sync_env.close()
         numpy_vec = None
@@ -273,7 +273,7 @@ def solve_times(seeds: list[int]) -> list[list[str]]:
         command_row,
         wall_row,
         solve_row("twin (torch) backend, in-process", *twin, reference),
-        solve_row("gymnasium SyncVectorEnv backend, in-process", *gym_backend, reference),
+        solve_row("gymnasium backend (gym.make copies, sync), in-process", *gym_backend, reference),
     ]
 
 

@@ -60,8 +60,8 @@ def test_cat_fitness_is_minus_the_mouse_return(tmp_path, monkeypatch):
     seen = {}
     rollout_of = coevolve.evaluate
 
-    def recording_evaluate(policy, params, env, seeds):
-        rollout = rollout_of(policy, params, env, seeds)
+    def recording_evaluate(policy, params, env, seeds, max_steps=None):
+        rollout = rollout_of(policy, params, env, seeds, max_steps)
         seen.setdefault("rollout", rollout)
         return rollout
 

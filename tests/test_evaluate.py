@@ -103,6 +103,37 @@ def test_rewards_after_an_episode_ended_are_not_counted():
     np.testing.assert_array_equal(rollout.lengths.numpy(), [[2, 5], [2, 5], [2, 5]])
 
 
+def test_sync_vector_env_steps_each_copy_only_until_its_episode_ends(monkeypatch):
+    # gymnasium's SyncVectorEnv would step all six copies five times (the longest episode)
+    calls = []
+    step = CountdownEnv.step
+    monkeypatch.setattr(CountdownEnv, "step", lambda self, action: calls.append(self) or step(self, action))
+    policy = countdown_policy()
+    env = GymVectorEnv(COUNTDOWN_ID, 3 * 2)
+    try:
+        rollout = evaluate(policy, countdown_params(policy), env, torch.tensor([0, 3]))  # lengths 2 and 5
+        assert len(calls) == rollout.env_steps == 3 * (2 + 5)
+        # a finished copy keeps its last observation and flags and earns nothing more
+        obs, reward, terminated, truncated = env.step(torch.ones(6, dtype=torch.int64))
+        assert len(calls) == 3 * (2 + 5)
+        np.testing.assert_array_equal(obs.numpy().ravel(), [0.0] * 6)
+        np.testing.assert_array_equal(reward.numpy(), [0.0] * 6)
+        assert terminated.all() and truncated.tolist() == [False, True] * 3  # the 5-step episode also met the time limit
+    finally:
+        env.close()
+
+
+def test_max_steps_cuts_every_episode():
+    policy = countdown_policy()
+    env = GymVectorEnv(COUNTDOWN_ID, 3 * 2)
+    try:
+        rollout = evaluate(policy, countdown_params(policy), env, torch.tensor([0, 3]), max_steps=3)
+    finally:
+        env.close()
+    np.testing.assert_array_equal(rollout.lengths.numpy(), [[2, 3], [2, 3], [2, 3]])
+    np.testing.assert_array_equal(rollout.returns.numpy(), [[2, 3], [4, 6], [2, 6]])
+
+
 def test_evaluate_rejects_an_env_of_the_wrong_size():
     policy = countdown_policy()
     env = GymVectorEnv(COUNTDOWN_ID, 5)

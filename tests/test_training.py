@@ -14,7 +14,7 @@ import torch
 from gymnasium import spaces
 
 from rlfree.checkpoint import load_checkpoint
-from rlfree.config import Config, load_toml
+from rlfree.config import Config, ConfigError, load_toml
 from rlfree.policy import Policy
 from rlfree.trainer import Trainer, make_run_folder
 
@@ -239,6 +239,26 @@ def test_unwritable_run_folder_is_one_line(tmp_path, capsys):
     line = run_main_expecting_error(small_run_args(tmp_path, blocker / "runs", 2, backend="torch"), capsys)
     assert "cannot be written" in line and "--logdir" in line
     assert blocker.read_text() == "not a folder"
+
+
+def test_horizon_cuts_the_walks_episodes_but_not_the_target_check(tmp_path):
+    config = small_config(tmp_path)
+    config.run.horizon = 5
+    config.run.target = 4.0  # any CartPole centre lasts 5 steps, so the first evaluation calls a check
+    trainer = Trainer(config, make_run_folder(config))
+    try:
+        record = trainer.train_generation()
+    finally:
+        trainer.close()
+    assert record.population_max <= 5 and record.eval_mean == 5.0
+    assert trainer.solved and record.check_mean > 5.0  # whole episodes of gymnasium's CartPole-v1
+
+
+def test_negative_horizon_is_rejected(tmp_path):
+    config = small_config(tmp_path)
+    config.run.horizon = -1
+    with pytest.raises(ConfigError, match="horizon=-1 is not accepted"):
+        config.validate()
 
 
 # -- Ctrl-C ---------------------------------------------------------------------------------------

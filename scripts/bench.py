@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Speed of rlfree's batched evaluation, each figure beside a named alternative from the same run.
 
-    python scripts/bench.py                  # everything (about ten minutes on 2 cores)
+    python scripts/bench.py                  # everything (about a minute and a half on 2 cores)
     python scripts/bench.py --skip-solve     # throughput tables only
     python scripts/bench.py --markdown bench.md
 

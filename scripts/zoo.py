@@ -287,7 +287,7 @@ def _median_range(values: list[float], solved: list[bool], fmt) -> str:
 
 
 def _seconds(x: float) -> str:
-    return f"{x:.1f}" if x < 100 else f"{x:.0f}"
+    return f"{x:.2f}" if x < 1 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
 
 
 def _steps(x: float) -> str:

@@ -390,6 +390,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    for name, value, lowest in [("--seeds", args.seeds, 1), ("--eval-every", args.eval_every, 1),
+                                ("--cheap-episodes", args.cheap_episodes, 1), ("--threads", args.threads, 1)]:
+        if value < lowest:
+            print(f"zoo.py: error: {name} {value} is not accepted: use {lowest} or more", file=sys.stderr)
+            return 2
+    if not args.time_limit > 0:
+        print(f"zoo.py: error: --time-limit {args.time_limit} is not accepted: use a number of seconds > 0", file=sys.stderr)
+        return 2
     agents_dir = default_agents_dir()
     tasks = args.tasks or preset_tasks(agents_dir)
     for env_id in tasks:

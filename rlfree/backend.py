@@ -74,8 +74,9 @@ def make_batched_env(
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
     vectorization: str = "sync",
+    workers: int = 0,
 ) -> BatchedEnv:
     """``num_envs`` copies of ``env_id`` on the chosen backend ('torch' or 'gym')."""
     if backend == "torch":
         return make_twin(env_id, num_envs, device=device, dtype=dtype)
-    return GymVectorEnv(env_id, num_envs, vectorization=vectorization, device=device, dtype=dtype)
+    return GymVectorEnv(env_id, num_envs, vectorization=vectorization, device=device, dtype=dtype, workers=workers)

@@ -1,4 +1,4 @@
-"""What the scripts share: turning user errors into one line and exit code 2."""
+"""What the scripts share: turning user errors into one line and exit code 2 (1 for a crashing env)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from rlfree.backend import UnknownEnvError
 from rlfree.checkpoint import CheckpointError
 from rlfree.config import ConfigError
+from rlfree.gym_copies import EnvCrashed
 from rlfree.spaces import UnsupportedSpaceError
 from rlfree.trainer import RunFolderError
 
@@ -23,6 +24,9 @@ def user_errors(program: str):
     except USER_ERRORS as err:
         print(f"{program}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    except EnvCrashed as err:  # the env's own bug: its id, seed and step say how to replay it
+        print(f"{program}: error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def shown_path(path: str | Path) -> str:

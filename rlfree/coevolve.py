@@ -203,7 +203,9 @@ class CoevolutionTrainer:
 
     def _make_env(self, num_envs: int):
         env = self.config.env
-        return make_batched_env(self.env_id, num_envs, self.backend, device=self.device, dtype=self.dtype, vectorization=env.vectorization)
+        return make_batched_env(
+            self.env_id, num_envs, self.backend, device=self.device, dtype=self.dtype, vectorization=env.vectorization, workers=env.workers
+        )
 
     @property
     def generation(self) -> int:

@@ -29,7 +29,8 @@ def _f(default, help: str, **kw):
 class EnvConfig:
     env: str = _f("CartPole-v1", "gymnasium id to train on; 'package:Id-v0' imports package first")
     backend: str = _f("auto", "auto: the batched twin when one exists, else gymnasium; torch: twin; gym: gymnasium vector env")
-    vectorization: str = _f("sync", "gymnasium vector env kind for the gym backend: sync or async")
+    vectorization: str = _f("sync", "how the gym backend runs its copies: sync (in this process) or async (in worker processes)")
+    workers: int = _f(0, "worker processes of --vectorization async (0: one per CPU core)")
     device: str = _f("cpu", "torch device for the network and twins: cpu, cuda, cuda:1, ...")
     dtype: str = _f("float32", "float32 or float64 for the network and twins")
     threads: int = _f(1, "torch CPU threads; 1 is fastest for populations of small networks (0: torch's default)")
@@ -121,6 +122,7 @@ class Config:
             (e.backend in ("auto", "torch", "gym"), f"backend {e.backend!r} is not accepted; use auto, torch or gym"),
             (e.vectorization in ("sync", "async"), f"vectorization {e.vectorization!r} is not accepted; use sync or async"),
             (e.dtype in ("float32", "float64"), f"dtype {e.dtype!r} is not accepted; use float32 or float64"),
+            (e.workers >= 0, f"workers={e.workers} is not accepted: use 0 (one per CPU core) or more"),
             (e.threads >= 0, f"threads={e.threads} is not accepted: use 0 (torch's default) or more"),
             (n.hidden >= 0, f"hidden={n.hidden} is not accepted: use 0 or more"),
             (n.ticks >= 1, f"ticks={n.ticks} is not accepted: use 1 or more"),

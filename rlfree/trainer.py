@@ -114,6 +114,7 @@ class Trainer:
             device=self.device,
             dtype=self.dtype,
             vectorization=self.config.env.vectorization,
+            workers=self.config.env.workers,
         )
 
     def close(self) -> None:

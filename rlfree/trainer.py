@@ -216,7 +216,7 @@ class Trainer:
         """The centre's mean over TARGET_CHECK_EPISODES episodes of gymnasium's own env, fresh held-out seeds.
 
         Gymnasium's own vectorised implementation is used where it ships one (CartPole-v1),
-        else a SyncVectorEnv of ``gym.make(id)``.
+        else ``gym.make(id)`` copies in this process (rlfree.gym_copies.EpisodeVectorEnv).
         """
         if self.check_env is None:
             kind = "vector_entry_point" if has_vector_entry_point(self.env_id) else "sync"

@@ -16,6 +16,9 @@
    CartPole runs a balancing controller so that episodes last; every loop counts only the
    steps of copies whose episode is still running.
 2. The network's memory layout for one tick: (P, B, K) @ (P, K, A) against W @ column vectors.
+   Then the gym backend (tasks without a twin): one generation of the shipped Acrobot-v1 and
+   LunarLander-v3 agents, perturbed, on gymnasium's SyncVectorEnv and AsyncVectorEnv against
+   rlfree's in-process and worker-process copies that step only running episodes.
 3. Time to solve CartPole-v1 with the preset, seeds 0-4: twin backend against gymnasium's.
 4. The walk's options on CartPole-v1 (twin backend, seeds 0-4): the defaults against centred
    ranks with Adam, no mirroring, and the seed-faithful variant.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import statistics
 import subprocess
@@ -277,6 +281,52 @@ def solve_times(seeds: list[int]) -> list[list[str]]:
     ]
 
 
+GYM_VECTORIZATIONS = {
+    "gymnasium SyncVectorEnv": ("gymnasium_sync", 0),
+    "gymnasium AsyncVectorEnv (a process per copy)": ("gymnasium_async", 0),
+    "rlfree sync (running copies only)": ("sync", 0),
+    "rlfree async (running copies only, a worker per core)": ("async", 0),
+}
+
+
+def gym_backend_rows(env_id: str, members: int = 64, episodes: int = 2) -> list[list[str]]:
+    """One generation late in training on the gym backend: the shipped agent's weights perturbed
+    (sigma 0.1) for ``members`` x ``episodes`` copies, timed with each kind of vectorisation.
+
+    Env construction (a process per copy for gymnasium's AsyncVectorEnv) is not timed.
+    """
+    from rlfree.agent import load_agent
+
+    agent = load_agent(default_agents_dir() / env_id)
+    generator = torch.Generator().manual_seed(0)
+    params = agent.params.to(torch.float32) + 0.1 * torch.randn(members, agent.params.shape[1], generator=generator)
+    seeds = torch.arange(episodes, dtype=torch.int64)
+    rows, reference = [], None
+    for label, (vectorization, workers) in GYM_VECTORIZATIONS.items():
+        print(f"  {env_id} on the gym backend: {label} ...", file=sys.stderr, flush=True)
+        env = GymVectorEnv(env_id, members * episodes, vectorization=vectorization, workers=workers)
+        try:
+            started = time.perf_counter()
+            rollout = evaluate(agent.policy, params, env, seeds)
+            seconds = time.perf_counter() - started
+        finally:
+            env.close()
+        reference = reference or seconds
+        rows.append([env_id, label, f"{seconds:.2f}", f"{rollout.env_steps:,}", f"{reference / seconds:.2f}x"])
+    return rows
+
+
+def gym_backend_table() -> list[list[str]]:
+    rows = gym_backend_rows("Acrobot-v1")
+    try:
+        import Box2D  # noqa: F401  LunarLander-v3 needs the box2d extra
+    except ImportError:
+        print("  LunarLander-v3 left out: pip install -e '.[box2d]'", file=sys.stderr)
+    else:
+        rows += gym_backend_rows("LunarLander-v3")
+    return rows
+
+
 WALK_OPTIONS = {
     "defaults: mirrored, z-scored returns, SGD": {},
     "centred ranks + Adam (lr 0.05)": {"walk": {"shaping": "centred_ranks", "optimizer": "adam", "lr": 0.05}},
@@ -326,6 +376,8 @@ def main(argv=None) -> int:
     out += ["", markdown(short, rows)]
     out += ["", "One network step (2 ticks), microseconds, by memory layout (64 members, hidden 16):", "",
             markdown(["batch", "rows (P,B,K)@(P,K,A): rlfree", "columns W@(P,K,B)", "columns / rows"], layout_table())]
+    out += ["", f"The gym backend: one generation of 64 members x 2 episodes, the shipped agent perturbed (sigma 0.1), seconds ({os.cpu_count()} cores):", "",
+            markdown(["task", "vectorization", "seconds", "env steps counted", "speed-up over SyncVectorEnv"], gym_backend_table())]
     if not args.skip_solve:
         seeds = list(range(args.seeds))
         out += ["", f"Time to solve CartPole-v1 (preset; seconds from the first generation to the passing check on gymnasium; seeds {seeds[0]}-{seeds[-1]}):", "",

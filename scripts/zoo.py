@@ -29,7 +29,8 @@ all), the same targets and the same evaluation:
   ``--free-evals`` it is not (the baselines are then timed as if evaluating were free).
 - When the cheap mean reaches the target, the policy plays 100 fresh held-out episodes of
   gymnasium's env, built exactly as rlfree's target check builds them (gymnasium's own vector
-  implementation where it ships one, else a SyncVectorEnv; seeds from the same held-out range).
+  implementation where it ships one, else ``gym.make`` copies in this process; seeds from the
+  same held-out range).
   The run is solved when that mean reaches the target; this check is counted, as rlfree's is.
 - Steps to target are the training steps (``num_timesteps``), evaluation episodes not counted.
 - Every algorithm gets the same torch thread count (``--threads``, rlfree's default 1) and the

@@ -20,7 +20,7 @@ from rlfree.backend import resolve_env_id
 from rlfree.checkpoint import load_checkpoint
 from rlfree.evaluate import evaluate
 from rlfree.policy import Policy
-from rlfree.vector import GymVectorEnv
+from rlfree.vector import GymVectorEnv, check_dependencies
 
 
 @dataclass
@@ -67,6 +67,7 @@ def load_agent(path: str | Path) -> Agent:
     """The agent saved at ``path`` (run folder -> its best checkpoint, or a checkpoint folder)."""
     checkpoint = load_checkpoint(path, which="best")
     env_id = resolve_env_id(checkpoint.network["env_id"])
+    check_dependencies(env_id)
     probe = gym.make(env_id)
     try:
         policy = Policy.from_json(checkpoint.network, probe.observation_space, probe.action_space)

@@ -23,11 +23,27 @@ import contextlib
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.envs.registration import load_env_creator
 
 from rlfree.gym_copies import EpisodeVectorEnv, WorkerVectorEnv, workers_ignore_ctrl_c
 from rlfree.spaces import to_numpy_action
 
 VECTORIZATIONS = ("sync", "async", "vector_entry_point", "gymnasium_sync", "gymnasium_async")
+
+
+class MissingDependencyError(ValueError):
+    """The env's module needs a package that is not installed; the message says which."""
+
+
+def check_dependencies(env_id: str) -> None:
+    """Import the env's entry point here, so that a missing package (Box2D for LunarLander-v3)
+    is one clear error before any copy or worker process is made."""
+    entry_point = gym.spec(env_id).entry_point
+    if isinstance(entry_point, str):
+        try:
+            load_env_creator(entry_point)
+        except gym.error.DependencyNotInstalled as err:
+            raise MissingDependencyError(f"env {env_id!r} cannot be made: {err}") from None
 
 
 def has_vector_entry_point(env_id: str) -> bool:
@@ -58,6 +74,7 @@ class GymVectorEnv:
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.dtype = dtype
+        check_dependencies(env_id)
         if vectorization == "sync":
             self.vector_env = EpisodeVectorEnv(env_id, num_envs, env_kwargs)
         elif vectorization == "async":

@@ -64,7 +64,7 @@ from rlfree.coevolve import DUEL_ENV_ID
 from rlfree.config import Config, load_toml, preset_path
 from rlfree.evaluate import episode_seeds
 from rlfree.trainer import TARGET_CHECK_EPISODES, Trainer, default_agents_dir
-from rlfree.vector import GymVectorEnv, has_vector_entry_point
+from rlfree.vector import GymVectorEnv, MissingDependencyError, check_dependencies, has_vector_entry_point
 
 FINAL_SEEDS = [1_500_000_000 + i for i in range(100)]  # scripts/watch.py's default seeds: held out
 
@@ -404,6 +404,11 @@ def main(argv=None) -> int:
     for env_id in tasks:
         if not preset_path(env_id, agents_dir).is_file():
             print(f"zoo.py: error: no preset for {env_id!r} in {agents_dir}; accepted: {', '.join(preset_tasks(agents_dir))}", file=sys.stderr)
+            return 2
+        try:
+            check_dependencies(resolve_env_id(env_id))
+        except MissingDependencyError as err:
+            print(f"zoo.py: error: {err} (or leave the task out with --tasks)", file=sys.stderr)
             return 2
     if args.compare:
         try:

@@ -149,6 +149,17 @@ def run_main_expecting_error(argv: list[str], capsys) -> str:
     return lines[0]
 
 
+def test_env_whose_package_is_missing_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    # as on a machine without the box2d extra: gymnasium's box2d module fails to import
+    monkeypatch.setitem(sys.modules, "Box2D", None)
+    for name in [name for name in sys.modules if name.startswith("gymnasium.envs.box2d")]:
+        monkeypatch.delitem(sys.modules, name)
+    logdir = tmp_path / "runs"
+    line = run_main_expecting_error(["--env", "LunarLander-v3", "--logdir", str(logdir)], capsys)
+    assert "env 'LunarLander-v3' cannot be made: Box2D is not installed" in line
+    assert not logdir.exists()
+
+
 def test_unknown_env_id_is_one_line_with_close_matches_and_exit_code_2(tmp_path):
     logdir = tmp_path / "runs"
     result = subprocess.run(

@@ -18,7 +18,11 @@ from rlfree.network import FreeNetwork, NetworkSpec
 from rlfree.spaces import ActionDecoder, ObservationEncoder
 
 POLICY_FORMAT = "rlfree-free-network"
-POLICY_VERSION = 1
+POLICY_VERSION = 2  # 2: a Box action says its box_mapping (1: always tanh)
+
+# The range of each bounded activation (and of a softmax output): a Box action maps it linearly
+# onto the bounds. Unbounded activations are squashed by tanh instead.
+OUTPUT_RANGES = {"tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0)}
 
 
 @dataclass
@@ -45,7 +49,8 @@ class Policy:
         sequence_output: bool = False,
     ) -> "Policy":
         encoder = ObservationEncoder(observation_space, obs_encoding)
-        decoder = ActionDecoder(action_space)
+        output_range = OUTPUT_RANGES.get("softmax" if softmax_output else activation)
+        decoder = ActionDecoder(action_space, "tanh" if output_range is None else "linear", output_range or (-1.0, 1.0))
         spec = NetworkSpec(
             n_inputs=encoder.size,
             n_outputs=decoder.n_outputs,
@@ -76,9 +81,13 @@ class Policy:
     def from_json(cls, data: dict, observation_space: gym.Space, action_space: gym.Space) -> "Policy":
         if data.get("format") != POLICY_FORMAT:
             raise ValueError(f"network config has format {data.get('format')!r}; expected {POLICY_FORMAT!r}")
+        if not isinstance(data.get("version"), int) or not 1 <= data["version"] <= POLICY_VERSION:
+            raise ValueError(f"network config has version {data.get('version')!r}; this rlfree reads versions 1 to {POLICY_VERSION}")
         network = dict(data["network"])
         encoder = ObservationEncoder(observation_space, data["observation"]["encoding"])
-        decoder = ActionDecoder(action_space)
+        action = data["action"]
+        # agents saved before box_mapping existed squashed every Box output with tanh
+        decoder = ActionDecoder(action_space, action.get("box_mapping", "tanh"), tuple(action.get("output_range", (-1.0, 1.0))))
         spec = NetworkSpec(**network)
         if spec.n_inputs != encoder.size or spec.n_outputs != decoder.n_outputs:
             raise ValueError(

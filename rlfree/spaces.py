@@ -13,7 +13,13 @@ Encodings (``--obs-encoding``):
   given as a one-hot vector. Grid coordinates scaled to [0, 1] become exact one-hots.
 
 Action mapping by space: ``Discrete(n)`` -> argmax of n outputs; ``MultiDiscrete`` -> argmax
-per group; bounded ``Box`` -> ``low + (tanh(out) + 1) / 2 * (high - low)``.
+per group; bounded ``Box`` -> one of two ``box_mapping``s:
+
+- ``"linear"``, for outputs that are already bounded (tanh and softsign in [-1, 1], sigmoid and
+  softmax in [0, 1]): that range maps straight onto [low, high]. Squashing such an output with
+  tanh again would never reach past tanh(1) = 76% of the bounds;
+- ``"tanh"``, for unbounded outputs (relu, identity, elu): ``low + (tanh(out) + 1) / 2 * (high - low)``.
+  Agents saved before ``box_mapping`` existed used it whatever their activation, and load so.
 """
 
 from __future__ import annotations
@@ -116,11 +122,22 @@ def _parse_bins(encoding: str) -> int:
     return bins
 
 
-class ActionDecoder:
-    """Network outputs (N, n_outputs) -> actions (N, *act_shape) for the action space."""
+BOX_MAPPINGS = ("linear", "tanh")
 
-    def __init__(self, space: gym.Space):
+
+class ActionDecoder:
+    """Network outputs (N, n_outputs) -> actions (N, *act_shape) for the action space.
+
+    box_mapping, output_range: how a Box action is made of outputs (module docstring); the
+    range is the outputs' own, for "linear".
+    """
+
+    def __init__(self, space: gym.Space, box_mapping: str = "tanh", output_range: tuple[float, float] = (-1.0, 1.0)):
+        if box_mapping not in BOX_MAPPINGS:
+            raise ValueError(f"box mapping {box_mapping!r} is not accepted; use {' or '.join(BOX_MAPPINGS)}")
         self.space = space
+        self.box_mapping = box_mapping
+        self.output_range = (float(output_range[0]), float(output_range[1]))
         if isinstance(space, spaces.Discrete):
             self.kind = "discrete"
             self.groups = [int(space.n)]
@@ -157,7 +174,12 @@ class ActionDecoder:
             ]
             return torch.stack(chosen, dim=-1)
         low, half_range = self._box_tensors(out)
-        return torch.addcmul(low, torch.tanh(out) + 1.0, half_range).reshape(out.shape[0], *self.shape)
+        if self.box_mapping == "tanh":
+            unit = torch.tanh(out)
+        else:  # the outputs' range onto [-1, 1]; clamped, as sequence outputs and rounding may stray
+            lo, hi = self.output_range
+            unit = out.clamp(lo, hi).sub_(lo).mul_(2.0 / (hi - lo)).sub_(1.0)
+        return torch.addcmul(low, unit + 1.0, half_range).reshape(out.shape[0], *self.shape)
 
     def _box_tensors(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         key = f"{out.device}/{out.dtype}"
@@ -169,7 +191,10 @@ class ActionDecoder:
 
     def to_json(self) -> dict:
         if self.kind == "box":
-            return {"type": "box", "shape": list(self.shape), "low": self.low.tolist(), "high": self.high.tolist()}
+            mapping = {"box_mapping": self.box_mapping}
+            if self.box_mapping == "linear":
+                mapping["output_range"] = list(self.output_range)
+            return {"type": "box", "shape": list(self.shape), "low": self.low.tolist(), "high": self.high.tolist(), **mapping}
         return {"type": self.kind, "groups": self.groups, "starts": self.starts}
 
 

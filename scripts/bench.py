@@ -130,7 +130,7 @@ def fused_rate(env_id: str, policy: Policy, params: torch.Tensor, episodes: int,
                 if low is None:
                     action = out.argmax(dim=1)
                 else:
-                    action = low + (torch.tanh(out) + 1.0) * (high - low) / 2
+                    action = low + (out.clamp(-1.0, 1.0) + 1.0) * (high - low) / 2  # tanh outputs map linearly
                 state, _, done = twin.transition(state, action)
             steps += running.sum()
             running &= ~done

@@ -278,8 +278,45 @@ def test_policy_json_round_trip_with_bins_and_box_action():
     policy = Policy.for_spaces("Test-v0", obs_space, act_space, hidden=1, ticks=1, activation="relu", obs_encoding="bins:5")
     data = json.loads(json.dumps(policy.to_json()))
     assert data["observation"] == {"encoding": "bins:5", "size": 10, "bins": 5, "low": [0.0, 0.0], "high": [1.0, 1.0]}
-    assert data["action"] == {"type": "box", "shape": [1], "low": [-2.0], "high": [2.0]}
+    assert data["action"] == {"type": "box", "shape": [1], "low": [-2.0], "high": [2.0], "box_mapping": "tanh"}  # relu: unbounded
     assert Policy.from_json(data, obs_space, act_space).to_json() == data
+
+
+@pytest.mark.parametrize(
+    "activation, softmax, mapping, output_range",
+    [("tanh", False, "linear", [-1.0, 1.0]), ("softsign", False, "linear", [-1.0, 1.0]), ("sigmoid", False, "linear", [0.0, 1.0]),
+     ("elu", True, "linear", [0.0, 1.0]), ("identity", False, "tanh", None), ("elu", False, "tanh", None)],
+)
+def test_box_mapping_follows_whether_the_outputs_are_bounded(activation, softmax, mapping, output_range):
+    obs_space, act_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32), spaces.Box(-2.0, 2.0, (1,), dtype=np.float32)
+    policy = Policy.for_spaces("Test-v0", obs_space, act_space, hidden=0, ticks=1, activation=activation, softmax_output=softmax)
+    action = policy.to_json()["action"]
+    assert action["box_mapping"] == mapping and action.get("output_range") == output_range
+    assert Policy.from_json(json.loads(json.dumps(policy.to_json())), obs_space, act_space).to_json() == policy.to_json()
+
+
+def test_linear_box_mapping_reaches_the_bounds_from_a_tanh_network():
+    decoder = ActionDecoder(spaces.Box(np.array([-2.0, 0.0]), np.array([2.0, 5.0]), dtype=np.float64), "linear", (-1.0, 1.0))
+    out = torch.tensor([[-1.0, 1.0], [0.0, 0.5], [3.0, -7.0]], dtype=torch.float64)  # the last row strays out and is clamped
+    np.testing.assert_allclose(decoder(out).numpy(), [[-2.0, 5.0], [0.0, 3.75], [2.0, 0.0]], rtol=0, atol=1e-12)
+    sigmoid = ActionDecoder(spaces.Box(-2.0, 2.0, (1,), dtype=np.float64), "linear", (0.0, 1.0))
+    np.testing.assert_allclose(sigmoid(torch.tensor([[0.0], [0.25], [1.0]], dtype=torch.float64)).numpy(), [[-2.0], [-1.0], [2.0]])
+
+
+def test_agents_saved_before_box_mapping_keep_their_tanh_actions():
+    obs_space, act_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32), spaces.Box(-2.0, 2.0, (1,), dtype=np.float32)
+    data = Policy.for_spaces("Test-v0", obs_space, act_space, hidden=0, ticks=1, activation="tanh").to_json()
+    data["version"] = 1
+    del data["action"]["box_mapping"], data["action"]["output_range"]
+    old = Policy.from_json(data, obs_space, act_space)
+    assert old.decoder.box_mapping == "tanh"
+    assert old.decoder(torch.tensor([[1.0]])).item() == pytest.approx(-2.0 + (np.tanh(1.0) + 1) * 2)
+
+
+def test_agent_from_a_newer_rlfree_is_refused_by_name():
+    policy, obs_space, act_space = cartpole_policy()
+    with pytest.raises(ValueError, match="has version 3; this rlfree reads versions 1 to 2"):
+        Policy.from_json({**policy.to_json(), "version": 3}, obs_space, act_space)
 
 
 def test_policy_from_json_rejects_foreign_or_mismatched_configs():

@@ -179,7 +179,7 @@ class WorkerVectorEnv:
         self.single_observation_space, self.single_action_space = spaces[0]
 
     def _gather(self) -> list:
-        """The answer of every worker, in order; RuntimeError naming the env if one failed."""
+        """The answer of every worker, in order; EnvCrashed naming the env if one failed."""
         answers = []
         for conn in self._conns:
             try:

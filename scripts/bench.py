@@ -47,7 +47,7 @@ from rlfree.evaluate import evaluate
 from rlfree.network import tanh_
 from rlfree.policy import Policy
 from rlfree.trainer import Trainer, default_agents_dir
-from rlfree.vector import GymVectorEnv
+from rlfree.vector import GymVectorEnv, MissingDependencyError, check_dependencies
 
 BATCHES = (64, 1024, 16384)
 POPULATION = 64
@@ -319,9 +319,9 @@ def gym_backend_rows(env_id: str, members: int = 64, episodes: int = 2) -> list[
 def gym_backend_table() -> list[list[str]]:
     rows = gym_backend_rows("Acrobot-v1")
     try:
-        import Box2D  # noqa: F401  LunarLander-v3 needs the box2d extra
-    except ImportError:
-        print("  LunarLander-v3 left out: pip install -e '.[box2d]'", file=sys.stderr)
+        check_dependencies("LunarLander-v3")
+    except MissingDependencyError as err:
+        print(f"  LunarLander-v3 left out: {err}", file=sys.stderr)
     else:
         rows += gym_backend_rows("LunarLander-v3")
     return rows

@@ -389,34 +389,37 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    for name, value, lowest in [("--seeds", args.seeds, 1), ("--eval-every", args.eval_every, 1),
-                                ("--cheap-episodes", args.cheap_episodes, 1), ("--threads", args.threads, 1)]:
-        if value < lowest:
-            print(f"zoo.py: error: {name} {value} is not accepted: use {lowest} or more", file=sys.stderr)
-            return 2
+def usage_error(args: argparse.Namespace, tasks: list[str], agents_dir: Path) -> str | None:
+    """What is wrong with the command line, in one line; None when nothing is."""
+    for name, value in [("--seeds", args.seeds), ("--eval-every", args.eval_every), ("--cheap-episodes", args.cheap_episodes), ("--threads", args.threads)]:
+        if value < 1:
+            return f"{name} {value} is not accepted: use 1 or more"
     if not args.time_limit > 0:
-        print(f"zoo.py: error: --time-limit {args.time_limit} is not accepted: use a number of seconds > 0", file=sys.stderr)
-        return 2
-    agents_dir = default_agents_dir()
-    tasks = args.tasks or preset_tasks(agents_dir)
+        return f"--time-limit {args.time_limit} is not accepted: use a number of seconds > 0"
     for env_id in tasks:
         if not preset_path(env_id, agents_dir).is_file():
-            print(f"zoo.py: error: no preset for {env_id!r} in {agents_dir}; accepted: {', '.join(preset_tasks(agents_dir))}", file=sys.stderr)
-            return 2
+            return f"no preset for {env_id!r} in {agents_dir}; accepted: {', '.join(preset_tasks(agents_dir))}"
         try:
             check_dependencies(resolve_env_id(env_id))
         except MissingDependencyError as err:
-            print(f"zoo.py: error: {err} (or leave the task out with --tasks)", file=sys.stderr)
-            return 2
+            return f"{err} (or leave the task out with --tasks)"
     if args.compare:
         try:
             import sb3_contrib  # noqa: F401
             import stable_baselines3  # noqa: F401
         except ImportError:
-            print("zoo.py: error: --compare needs stable-baselines3 and sb3-contrib: pip install 'rlfree[compare]'", file=sys.stderr)
-            return 2
+            return "--compare needs stable-baselines3 and sb3-contrib: pip install 'rlfree[compare]'"
+    return None
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    agents_dir = default_agents_dir()
+    tasks = args.tasks or preset_tasks(agents_dir)
+    error = usage_error(args, tasks, agents_dir)
+    if error is not None:
+        print(f"zoo.py: error: {error}", file=sys.stderr)
+        return 2
     algorithms = ["rlfree"] + (["PPO", "ARS"] if args.compare else [])
     sections = []
     if not args.no_train:

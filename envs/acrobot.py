@@ -5,7 +5,7 @@ Same physics as gymnasium's default configuration: the ``"book"`` equations of m
 ``[0, dt]``), joint angles wrapped into [-pi, pi], joint velocities bounded to +-4 pi and +-9 pi,
 no torque noise, reward -1 per step and 0 on the terminating one, time limit 500 steps. Only the
 start-state generator differs: gymnasium draws U(-0.1, 0.1) with numpy's generator (and rounds
-it to float32), the twin draws the same distribution with :func:`rlfree.batched.seeded_uniform`.
+it to float32), the twin draws the same distribution with :func:`rlfree.seeding.seeded_uniform`.
 
 State (N, 4): ``[theta1, theta2, dtheta1, dtheta2]`` as gymnasium's ``env.unwrapped.state``.
 Observation (N, 6): ``[cos theta1, sin theta1, cos theta2, sin theta2, dtheta1, dtheta2]``.
@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from rlfree.batched import TwinEnv, seeded_uniform, stack_columns
+from rlfree.batched import TwinEnv, stack_columns
+from rlfree.seeding import seeded_uniform
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Same physics as gymnasium's default configuration: explicit Euler integration, f
 termination when ``|x| > 2.4`` or ``|theta| > 12 degrees``, reward 1 on every step including the
 terminating one, time limit 500 steps. Only the start-state generator differs: gymnasium draws
 U(-0.05, 0.05) with numpy's generator, the twin draws the same distribution with
-:func:`rlfree.batched.seeded_uniform`, a pure function of each copy's seed.
+:func:`rlfree.seeding.seeded_uniform`, a pure function of each copy's seed.
 
 State (N, 4): ``[x, x_dot, theta, theta_dot]`` as gymnasium's ``env.unwrapped.state``; the
 observation is the state itself. Actions: (N,) int64 in {0, 1} (0 pushes left, 1 right).
@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from rlfree.batched import TwinEnv, seeded_uniform, stack_columns
+from rlfree.batched import TwinEnv, stack_columns
+from rlfree.seeding import seeded_uniform
 
 
 @dataclass(frozen=True)

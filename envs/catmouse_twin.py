@@ -15,7 +15,7 @@ id                         twin                    actions (int64)
 the same numbers in the same order as the gymnasium env's ``state``; the observation is
 ``state / (size - 1)``.
 
-Randomness is counter-based (:func:`rlfree.batched.seeded_uniform`), so it depends only on the
+Randomness is counter-based (:func:`rlfree.seeding.seeded_uniform`), so it depends only on the
 copy's episode seed: stream 0 places the animals, stream ``1 + t`` is the chasing cat's noise
 at step ``t`` (:meth:`CatMouseTwin.cat_noise`). Every member of a population that is given the
 same episode seed therefore meets the same start and the same cat dice.
@@ -28,7 +28,8 @@ import torch
 from gymnasium import spaces
 
 from envs.catmouse import CAPTURE_PENALTY, DEFAULT_CAT_RANDOM, GAME_LENGTH, MOVE_DX, MOVE_DY
-from rlfree.batched import TwinEnv, seeded_uniform
+from rlfree.batched import TwinEnv
+from rlfree.seeding import seeded_uniform
 
 _UP, _RIGHT, _DOWN, _LEFT = 0, 1, 2, 3
 

@@ -5,7 +5,7 @@ clipped to +-0.07; ``position += velocity``, clipped to [-1.2, 0.6]; the velocit
 the car sits on the left wall moving left; the episode terminates once ``position >= 0.5`` and
 ``velocity >= 0``; reward -1 per step; time limit 200 steps. Only the start-state generator
 differs: gymnasium draws position ~ U(-0.6, -0.4) with numpy's generator, the twin draws the same
-distribution with :func:`rlfree.batched.seeded_uniform`; the velocity starts at 0 in both.
+distribution with :func:`rlfree.seeding.seeded_uniform`; the velocity starts at 0 in both.
 
 State (N, 2): ``[position, velocity]`` as gymnasium's ``env.unwrapped.state``; the observation is
 the state itself. Actions: (N,) int64 in {0, 1, 2}: accelerate left, don't, accelerate right.
@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from rlfree.batched import TwinEnv, seeded_uniform, stack_columns
+from rlfree.batched import TwinEnv, stack_columns
+from rlfree.seeding import seeded_uniform
 
 
 @dataclass(frozen=True)

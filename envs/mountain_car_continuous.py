@@ -7,7 +7,7 @@ left wall moving left; the episode terminates once ``position >= 0.45`` and ``ve
 reward ``100 * terminated - 0.1 * action**2`` with the action *before* clipping, as gymnasium;
 time limit 999 steps. Only the start-state generator differs: gymnasium draws position
 ~ U(-0.6, -0.4) with numpy's generator, the twin draws the same distribution with
-:func:`rlfree.batched.seeded_uniform`; the velocity starts at 0 in both.
+:func:`rlfree.seeding.seeded_uniform`; the velocity starts at 0 in both.
 
 Gymnasium keeps this task's state in float32 (and, under NumPy 2's promotion rules, does part of
 its arithmetic in float32); a float64 twin computes everything in float64, so it agrees with

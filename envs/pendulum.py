@@ -5,7 +5,7 @@ Same dynamics as gymnasium with its default ``g = 10.0``: the torque is the acti
 with the new ``thdot``; reward ``-(angle_normalize(th)**2 + 0.1 thdot**2 + 0.001 u**2)`` on the
 state before the step; never terminates; time limit 200 steps. Only the start-state generator
 differs: gymnasium draws ``th ~ U(-pi, pi)``, ``thdot ~ U(-1, 1)`` with numpy's generator, the
-twin draws the same distribution with :func:`rlfree.batched.seeded_uniform`.
+twin draws the same distribution with :func:`rlfree.seeding.seeded_uniform`.
 
 Gymnasium multiplies the float32 torque by Python floats in float32 (NumPy 2's promotion rules),
 so with an arbitrary float32 action a float64 twin agrees with it to about 1e-8; with actions
@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from rlfree.batched import TwinEnv, seeded_uniform, stack_columns
+from rlfree.batched import TwinEnv, stack_columns
+from rlfree.seeding import seeded_uniform
 
 
 @dataclass(frozen=True)

@@ -52,41 +52,6 @@ class BatchedEnv(Protocol):
         """Release processes or windows; a no-op for twins."""
 
 
-# --------------------------------------------------------------------------------------------
-# Counter-based random numbers: a twin's randomness must depend on (seed, draw index) only, not
-# on which other copies share the batch, so that every member of a population meets the same
-# episode. A stateful generator cannot give that; a hash of (seed, index) can, on any device.
-_MASK32 = 0xFFFFFFFF
-
-
-def _pcg_hash(x: torch.Tensor) -> torch.Tensor:
-    """PCG-RXS-M-XS 32-bit hash (Jarzynski & Olano 2020) on int64 tensors holding uint32."""
-    state = (x * 747796405 + 2891336453) & _MASK32
-    word = ((torch.bitwise_right_shift(state, (state >> 28) + 4) ^ state) * 277803737) & _MASK32
-    return ((word >> 22) ^ word) & _MASK32
-
-
-def seeded_uniform(
-    seeds: torch.Tensor,
-    count: int,
-    stream: int = 0,
-    *,
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """Uniform [0, 1) numbers that depend only on (seed, stream, index).
-
-    seeds: (N,) int64 -> (N, count) of ``dtype`` on the seeds' device. Use a different
-    ``stream`` for each kind of draw (start state, the t-th step's noise, ...).
-    """
-    seeds = seeds.to(torch.int64)
-    key = _pcg_hash((seeds & _MASK32) ^ _pcg_hash(seeds >> 32) ^ _pcg_hash(torch.tensor(stream, device=seeds.device) & _MASK32))
-    index = torch.arange(count, device=seeds.device, dtype=torch.int64)
-    bits = _pcg_hash(_pcg_hash(key[:, None] ^ index) + key[:, None])
-    # 32 random bits -> [0, 1); float64 first so float32 rounding cannot reach 1.0
-    u = bits.to(torch.float64) * (1.0 / 4294967296.0)
-    return u.clamp_(max=1.0 - 2.0**-24).to(dtype)
-
-
 def stack_columns(columns: Sequence[torch.Tensor]) -> torch.Tensor:
     """S tensors of shape (N,) -> a (N, S) state whose columns are each contiguous.
 
@@ -141,7 +106,7 @@ class TwinEnv(ABC):
     # -- hooks --------------------------------------------------------------------------------
     @abstractmethod
     def initial_state(self, seeds: torch.Tensor) -> torch.Tensor:
-        """seeds: (N,) int64 -> start states (N, S); draw randomness with :func:`seeded_uniform`."""
+        """seeds: (N,) int64 -> start states (N, S); draw randomness with :func:`rlfree.seeding.seeded_uniform`."""
 
     @abstractmethod
     def transition(self, state: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -39,11 +39,12 @@ from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, tor
 from rlfree.board import YARDSTICK, DuelRecord
 from rlfree.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from rlfree.config import Config, ConfigError
-from rlfree.evaluate import Rollout, evaluate, episode_seeds
+from rlfree.evaluate import Rollout, evaluate
 from rlfree.network import FreeNetwork
+from rlfree.optimiser import make_optimiser
 from rlfree.policy import Policy
+from rlfree.seeding import episode_seeds, weights_generator
 from rlfree.trainer import RunFolderError, RunResult
-from rlfree.walk import SmartRandomWalk
 
 DUEL_ENV_ID = "rlfree/CatMouseDuel-v0"
 SIDES = ("mouse", "cat")
@@ -185,10 +186,10 @@ class CoevolutionTrainer:
         sides = {}
         for i, side in enumerate(SIDES):
             policy = Policy.from_config(self.env_id, *side_spaces(side), net)
-            generator = torch.Generator().manual_seed(run.seed * 2 + i)
+            generator = weights_generator(run.seed * 2 + i)
             centre = policy.initial_params(generator, net.init_scale, self.dtype).to(self.device)
             # the cat's perturbations come from another seed, or both sides would share their noise
-            sides[side] = (policy, SmartRandomWalk(centre, config.walk, run.seed * 2 + i))
+            sides[side] = (policy, make_optimiser(config.walk, centre, run.seed * 2 + i))
         self.policy = DuelPolicy(sides["mouse"][0], sides["cat"][0])
         self.walks = {side: walk for side, (_, walk) in sides.items()}
         self.train_env = self._make_env(2 * self.walks["mouse"].rows * run.episodes)
@@ -324,15 +325,13 @@ class CoevolutionTrainer:
                     W=state["centre"].detach().cpu().numpy().reshape(spec.n_activations, spec.n_columns),
                     network={**policies[side].to_json(), "role": side},
                     walk={
-                        **{name: state[name].detach().cpu().numpy() for name in ("centre", "adam_m", "adam_v")},
+                        **{name: value.detach().cpu().numpy() for name, value in state.items() if torch.is_tensor(value)},
                         **({"early": early[0].detach().cpu().numpy()} if early is not None else {}),
                     },
                     state={
                         "env_id": self.env_id,
                         "role": side,
-                        "generation": state["generation"],
-                        "sigma": state["sigma"],
-                        "seed": state["seed"],
+                        **{name: value for name, value in state.items() if not torch.is_tensor(value)},  # generation, sigma, seed, ...
                         "env_steps": self.env_steps,
                         "episodes": self.episodes,
                         "elapsed": self.elapsed,

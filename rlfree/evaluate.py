@@ -2,9 +2,9 @@
 
 ``P`` members x ``E`` episodes run as ``N = P * E`` copies of the task in one batched
 environment (member-major: copy ``p * E + e`` is member ``p`` on episode ``e``). Every member
-meets the same ``E`` episode seeds, so their returns differ only by their weights (common
-random numbers). Each copy plays exactly one episode; copies that are done are masked, not
-reset, and the loop ends when all are done.
+meets the same ``E`` episode seeds (from :func:`rlfree.seeding.episode_seeds`), so their
+returns differ only by their weights (common random numbers). Each copy plays exactly one
+episode; copies that are done are masked, not reset, and the loop ends when all are done.
 """
 
 from __future__ import annotations
@@ -15,11 +15,6 @@ import torch
 
 from rlfree.batched import BatchedEnv
 from rlfree.policy import Policy
-
-# Episode seeds: training draws from [0, 2^30), evaluation from [2^30, 2^31), so an evaluation
-# never replays an episode the walk was trained on.
-TRAIN_SEED_RANGE = (0, 2**30)
-HELDOUT_SEED_RANGE = (2**30, 2**31)
 
 
 @dataclass
@@ -32,31 +27,6 @@ class Rollout:
     @property
     def env_steps(self) -> int:
         return int(self.lengths.sum())
-
-
-SEED_PURPOSES = {"train": 0, "eval": 1, "check": 2}
-
-
-def episode_seeds(run_seed: int, generation: int, count: int, purpose: str = "train") -> torch.Tensor:
-    """``count`` episode seeds (int64) for a generation, a pure function of the arguments.
-
-    ``purpose`` is "train" (the walk's episodes), "eval" (the centre's evaluation) or "check"
-    (the target check); only "train" seeds come from the training range.
-    """
-    low, high = TRAIN_SEED_RANGE if purpose == "train" else HELDOUT_SEED_RANGE
-    generator = torch.Generator().manual_seed(hash_seed(run_seed, generation, SEED_PURPOSES[purpose]))
-    return torch.randint(low, high, (count,), generator=generator, dtype=torch.int64)
-
-
-def hash_seed(*parts: int) -> int:
-    """A 63-bit seed from integers (splitmix64 over the parts), stable across runs and machines."""
-    x = 0x9E3779B97F4A7C15
-    for part in parts:
-        x = (x ^ (part & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
-        x ^= x >> 31
-        x = x * 0x94D049BB133111EB & 0xFFFFFFFFFFFFFFFF
-        x ^= x >> 29
-    return x >> 1
 
 
 def evaluate(policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor, max_steps: int | None = None) -> Rollout:

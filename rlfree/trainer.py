@@ -23,10 +23,11 @@ from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, tor
 from rlfree.board import GenerationRecord
 from rlfree.checkpoint import Checkpoint, save_checkpoint
 from rlfree.config import Config, ConfigError, to_toml
-from rlfree.evaluate import evaluate, episode_seeds
+from rlfree.evaluate import evaluate
+from rlfree.optimiser import make_optimiser
 from rlfree.policy import Policy
+from rlfree.seeding import episode_seeds, weights_generator
 from rlfree.vector import GymVectorEnv, has_vector_entry_point
-from rlfree.walk import SmartRandomWalk
 
 TARGET_CHECK_EPISODES = 100
 
@@ -91,9 +92,9 @@ class Trainer:
         except ValueError:
             first_env.close()  # an async vector env would otherwise keep its worker processes
             raise
-        generator = torch.Generator().manual_seed(run.seed)
+        generator = weights_generator(run.seed)
         centre = self.policy.initial_params(generator, net.init_scale, self.dtype).to(self.device)
-        self.walk = SmartRandomWalk(centre, config.walk, run.seed)
+        self.walk = make_optimiser(config.walk, centre, run.seed)
         self.target = run.target if run.target is not None else gym.spec(self.env_id).reward_threshold
         self.env_steps = 0
         self.episodes = 0
@@ -234,9 +235,7 @@ class Trainer:
     def save(self, which: str, walk_state: dict) -> Path:
         state = {
             "env_id": self.env_id,
-            "generation": walk_state["generation"],
-            "sigma": walk_state["sigma"],
-            "seed": walk_state["seed"],
+            **{name: value for name, value in walk_state.items() if not torch.is_tensor(value)},  # generation, sigma, seed, ...
             "env_steps": self.env_steps,
             "episodes": self.episodes,
             "elapsed": self.elapsed,
@@ -245,7 +244,7 @@ class Trainer:
             "solved": self.solved,
             "config": self.config.to_dict(),
         }
-        walk_arrays = {name: walk_state[name].detach().cpu().numpy() for name in ("centre", "adam_m", "adam_v")}
+        walk_arrays = {name: value.detach().cpu().numpy() for name, value in walk_state.items() if torch.is_tensor(value)}
         try:
             return save_checkpoint(
                 self.run_dir / "checkpoints" / which,

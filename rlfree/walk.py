@@ -1,61 +1,55 @@
-"""The smart random walk as an ask/tell optimiser.
+"""The smart random walk and its seed-faithful variant, as ask/tell optimisers.
 
-Reference: ``seeds/free-network-random-walk.txt``. "We run the graph for each datapoint in the
-batch, and then run it with slightly adjusted weights on the same datapoint. This adjustment is
-different for each datapoint in the batch. Then we calculate the change in the loss, and
-multiply the negative change with the adjustment [...], then update the weights using the
-averages of these multiplied adjustments across the batch."
+Reference: ``seeds/free-network-random-walk.txt`` (nn_rnd_training). "We run the graph for each
+datapoint in the batch, and then run it with slightly adjusted weights on the same datapoint.
+This adjustment is different for each datapoint in the batch. Then we calculate the change in
+the loss, and multiply the negative change with the adjustment [...], then update the weights
+using the averages of these multiplied adjustments across the batch."
 
 For reinforcement learning the datapoint is an episode seed and the loss is the negative
-return. Two variants:
+return. Two siblings share one base (the centre, sigma and its schedule, NaN handling, weight
+decay, the step statistics and the saved state) and differ in their rows and their step:
 
-- ``seed``: the text above, as written. Row 0 of ``ask()`` is the unperturbed centre, rows
-  1..P are ``centre + sigma * eps_i``; all are judged on the same episodes; the step is
-  ``lr * mean_i((R_i - R_0) * sigma * eps_i)``: a forward difference and a plain average.
-- ``smart`` (the default): the same estimate with the variance reductions of evolution
-  strategies (Salimans et al. 2017): mirrored pairs ``centre +- sigma * eps_i`` (the centre's
-  own return cancels), centred-rank fitness shaping, and an Adam (or SGD) step.
+- :class:`FaithfulRandomWalk` (variant ``seed``): the text above, as written. Row 0 of
+  ``ask()`` is the unperturbed centre, rows 1..P are ``centre + sigma * eps_i``; all are judged
+  on the same episodes; the step is ``lr * mean_i((R_i - R_0) * sigma * eps_i)``: a forward
+  difference and a plain average.
+- :class:`SmartRandomWalk` (variant ``smart``, the default): the same estimate with the
+  variance reductions of evolution strategies (Salimans et al. 2017). With the defaults of
+  :class:`rlfree.config.WalkConfig`: mirrored pairs ``centre +- sigma * eps_i`` (the centre's
+  own return cancels), z-scored fitness (:mod:`rlfree.shaping`) and a plain SGD step
+  (:mod:`rlfree.steps`); centred ranks, momentum and Adam are options.
 
-Perturbations are a pure function of (seed, generation), so the walk needs no RNG state and a
-worker elsewhere could rebuild them from two integers.
+The shaping function, the step rule and the sigma schedule are resolved once, in ``__init__``.
+Perturbations come from :func:`rlfree.seeding.perturbations`, a pure function of (seed,
+generation), so the walk keeps no RNG state and a worker elsewhere can rebuild them.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
 import torch
 
 from rlfree.config import WalkConfig
-from rlfree.evaluate import hash_seed
+from rlfree.seeding import perturbations
+from rlfree.shaping import SHAPINGS
+from rlfree.steps import make_step_rule
 
 
-def centred_ranks(fitness: torch.Tensor) -> torch.Tensor:
-    """fitness: (P,) -> ranks scaled to [-0.5, 0.5]; tied values share their average rank.
+@dataclass(frozen=True)
+class SigmaSchedule:
+    """sigma -> the next generation's sigma: multiplied by ``decay``, never below ``floor``."""
 
-    Sharing matters: CartPole returns tie often (every member that balances scores 500), and
-    a mirrored pair with equal returns must then cancel instead of adding a random push.
-    """
-    ordered, order = fitness.sort(stable=True)
-    _, group, counts = torch.unique_consecutive(ordered, return_inverse=True, return_counts=True)
-    ends = counts.cumsum(0)
-    average_rank = (ends - counts + ends - 1).to(fitness.dtype) / 2
-    ranks = torch.empty_like(fitness)
-    ranks[order] = average_rank[group]
-    return ranks / max(fitness.numel() - 1, 1) - 0.5
+    decay: float = 1.0
+    floor: float = 0.0
+
+    def __call__(self, sigma: float) -> float:
+        return max(sigma * self.decay, self.floor)
 
 
-def zscore(fitness: torch.Tensor) -> torch.Tensor:
-    """fitness: (P,) -> (fitness - mean) / std (0 where all are equal)."""
-    std = fitness.std()
-    return (fitness - fitness.mean()) / std if std > 0 else torch.zeros_like(fitness)
-
-
-SHAPINGS = {"centred_ranks": centred_ranks, "zscore": zscore, "raw": lambda f: f}
-
-
-class SmartRandomWalk:
-    """ask() -> params (rows, D); tell(returns (rows, E)) -> step statistics."""
+class RandomWalk:
+    """What both variants share; a subclass gives ``rows``, ``_count``, ``_rows`` and ``_step``."""
 
     def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int):
         self.config = config
@@ -63,45 +57,42 @@ class SmartRandomWalk:
         self.centre = centre.clone()  # (D,)
         self.sigma = float(config.sigma)
         self.generation = 0
-        self.adam_m = torch.zeros_like(self.centre)  # first moment, or SGD momentum buffer
-        self.adam_v = torch.zeros_like(self.centre)  # second moment
+        self.schedule = SigmaSchedule(config.sigma_decay, config.sigma_min)
         self._noise: torch.Tensor | None = None
 
-    # -- ask / tell -----------------------------------------------------------------------------
-    @property
-    def rows(self) -> int:
-        """How many parameter vectors ``ask()`` returns."""
-        return self.config.population + (1 if self.config.variant == "seed" else 0)
+    # -- the variant's part ---------------------------------------------------------------------
+    rows: int  # parameter vectors per generation
 
+    def _count(self) -> int:
+        """How many perturbations a generation draws."""
+        raise NotImplementedError
+
+    def _rows(self, step: torch.Tensor) -> torch.Tensor:
+        """step: (M, D) = sigma * eps -> params (rows, D)."""
+        raise NotImplementedError
+
+    def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """fitness: (rows,) finite, eps: (M, D) -> (step (D,), the population's fitness for the figures)."""
+        raise NotImplementedError
+
+    # -- ask / tell -----------------------------------------------------------------------------
     def perturbations(self) -> torch.Tensor:
-        """eps: (M, D) standard normal for this generation; M = P/2 when mirrored, else P."""
-        cfg = self.config
-        mirrored = cfg.mirrored and cfg.variant == "smart"
-        count = cfg.population // 2 if mirrored else cfg.population
-        generator = torch.Generator().manual_seed(hash_seed(self.seed, self.generation, 0x5EED))
-        # drawn in float64 on the CPU: the same numbers on every device and dtype
-        eps = torch.randn(count, self.centre.numel(), generator=generator, dtype=torch.float64)
-        return eps.to(self.centre.device, self.centre.dtype)
+        """eps: (M, D) standard normal for this generation, on the centre's device and dtype."""
+        return perturbations(self.seed, self.generation, self._count(), self.centre.numel(), self.centre.device, self.centre.dtype)
 
     def ask(self) -> torch.Tensor:
         """The parameter vectors to evaluate this generation, (rows, D)."""
         eps = self.perturbations()
         self._noise = eps
-        step = self.sigma * eps
-        if self.config.variant == "seed":
-            return torch.cat([self.centre[None], self.centre + step])
-        if self.config.mirrored:
-            return torch.cat([self.centre + step, self.centre - step])
-        return self.centre + step
+        return self._rows(self.sigma * eps)
 
-    def tell(self, returns: torch.Tensor) -> dict[str, float]:
+    def tell(self, returns: torch.Tensor) -> dict[str, float | int]:
         """returns: (rows, E) episode returns of the rows ``ask()`` gave. Moves the centre.
 
         NaN returns are ranked last (and counted), never propagated into the weights.
         """
         if self._noise is None:
             raise RuntimeError("tell() was called without ask() for this generation")
-        cfg = self.config
         if returns.ndim != 2 or returns.shape[0] != self.rows:
             raise ValueError(f"returns of shape {tuple(returns.shape)} are not accepted: expected ({self.rows}, episodes)")
         eps, self._noise = self._noise, None
@@ -112,25 +103,12 @@ class SmartRandomWalk:
         worst = finite.min() if finite.numel() else torch.zeros((), dtype=fitness.dtype, device=fitness.device)
         fitness = torch.where(nan, worst - 1.0, fitness)
 
-        if cfg.variant == "seed":
-            change = fitness[1:] - fitness[0]  # forward difference on the same episodes
-            ascent = (change[:, None] * (self.sigma * eps)).mean(dim=0)
-            step = cfg.lr * ascent
-        else:
-            shaped = SHAPINGS[cfg.shaping](fitness)
-            if cfg.mirrored:
-                half = cfg.population // 2
-                weights = shaped[:half] - shaped[half:]
-            else:
-                weights = shaped
-            gradient = weights @ eps / (cfg.population * self.sigma)  # (D,), ascent direction
-            step = self._optimiser_step(gradient)
-        if cfg.weight_decay:
-            step = step - cfg.weight_decay * self.centre
+        step, population_fitness = self._step(fitness, eps)
+        if self.config.weight_decay:
+            step = step - self.config.weight_decay * self.centre
         self.centre += step
         self.generation += 1
-        self.sigma = max(self.sigma * cfg.sigma_decay, cfg.sigma_min)
-        population_fitness = fitness[1:] if cfg.variant == "seed" else fitness
+        self.sigma = self.schedule(self.sigma)
         return {
             "population_mean": float(population_fitness.mean()),
             "population_max": float(population_fitness.max()),
@@ -140,39 +118,96 @@ class SmartRandomWalk:
             "nan_returns": n_nan,
         }
 
-    def _optimiser_step(self, gradient: torch.Tensor) -> torch.Tensor:
-        cfg = self.config
-        if cfg.optimizer == "sgd":
-            if cfg.momentum:
-                self.adam_m.mul_(cfg.momentum).add_(gradient)
-                return cfg.lr * self.adam_m
-            return cfg.lr * gradient
-        beta1, beta2, eps = 0.9, 0.999, 1e-8
-        t = self.generation + 1
-        self.adam_m.mul_(beta1).add_(gradient, alpha=1 - beta1)
-        self.adam_v.mul_(beta2).addcmul_(gradient, gradient, value=1 - beta2)
-        lr_t = cfg.lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
-        return lr_t * self.adam_m / (self.adam_v.sqrt() + eps)
-
     # -- state ----------------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        """Tensors and numbers that restore the walk exactly."""
-        return {
-            "centre": self.centre.clone(),
-            "adam_m": self.adam_m.clone(),
-            "adam_v": self.adam_v.clone(),
-            "sigma": self.sigma,
-            "generation": self.generation,
-            "seed": self.seed,
-        }
+    def state_dict(self) -> dict[str, torch.Tensor | float | int]:
+        """Tensors (D,) and numbers that restore the walk exactly: ``centre``, the step rule's
+        buffers, ``sigma``, ``generation``, ``seed``."""
+        return {"centre": self.centre.clone(), "sigma": self.sigma, "generation": self.generation, "seed": self.seed}
 
     def load_state_dict(self, state: dict) -> None:
-        for name in ("centre", "adam_m", "adam_v"):
-            value = torch.as_tensor(state[name])
-            if value.shape != self.centre.shape:
-                raise ValueError(f"walk state {name!r} has shape {tuple(value.shape)}; this network needs {tuple(self.centre.shape)}")
-            setattr(self, name, value.to(self.centre.device, self.centre.dtype).clone())
-        self.sigma = float(state["sigma"])
-        self.generation = int(state["generation"])
-        self.seed = int(state["seed"])
+        """Restore from ``state_dict()``'s names, or from a checkpoint written before the step
+        rules had their own names (tensors ``centre``, ``adam_m``, ``adam_v``)."""
+        state = _with_current_names(state)
+        restored = {}
+        for name, like in self.state_dict().items():
+            if name not in state:
+                raise ValueError(f"walk state has no {name!r} (it holds {', '.join(sorted(state))}); was it saved with another optimizer?")
+            if torch.is_tensor(like):
+                value = torch.as_tensor(state[name])
+                if value.shape != like.shape:
+                    raise ValueError(f"walk state {name!r} has shape {tuple(value.shape)}; this network needs {tuple(like.shape)}")
+                restored[name] = value.to(like.device, like.dtype).clone()
+            else:
+                restored[name] = type(like)(state[name])
+        self._load(restored)
         self._noise = None
+
+    def _load(self, state: dict) -> None:
+        self.centre = state["centre"]
+        self.sigma = state["sigma"]
+        self.generation = state["generation"]
+        self.seed = state["seed"]
+
+
+def _with_current_names(state: dict) -> dict:
+    """A checkpoint's walk state under today's names.
+
+    Before step rules had their own buffers, every walk saved ``adam_m`` and ``adam_v``, and
+    ``adam_m`` held the momentum buffer when the optimizer was sgd with momentum; Adam's step
+    count was the generation.
+    """
+    if "adam_v" not in state or "adam_steps" in state:
+        return state
+    return {"momentum": state["adam_m"], "adam_steps": state["generation"], **state}
+
+
+class SmartRandomWalk(RandomWalk):
+    """Mirrored (or single) perturbations, shaped fitness and a step rule."""
+
+    def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int):
+        super().__init__(centre, config, seed)
+        self.mirrored = config.mirrored
+        self.population = config.population
+        self.rows = config.population
+        self.shape_fitness = SHAPINGS[config.shaping]
+        self.step_rule = make_step_rule(config.optimizer, config.lr, self.centre, config.momentum)
+
+    def _count(self) -> int:
+        return self.population // 2 if self.mirrored else self.population
+
+    def _rows(self, step: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.centre + step, self.centre - step]) if self.mirrored else self.centre + step
+
+    def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        shaped = self.shape_fitness(fitness)
+        weights = shaped[: len(eps)] - shaped[len(eps) :] if self.mirrored else shaped
+        gradient = weights @ eps / (self.population * self.sigma)  # (D,), ascent direction
+        return self.step_rule.step(gradient), fitness
+
+    def state_dict(self) -> dict[str, torch.Tensor | float | int]:
+        return {**super().state_dict(), **self.step_rule.state_dict()}
+
+    def _load(self, state: dict) -> None:
+        super()._load(state)
+        self.step_rule.load_state_dict(state)
+
+
+class FaithfulRandomWalk(RandomWalk):
+    """The seed's walk: the centre plus P perturbations, a forward difference, a plain average."""
+
+    def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int):
+        super().__init__(centre, config, seed)
+        self.population = config.population
+        self.rows = config.population + 1
+        self.lr = config.lr
+
+    def _count(self) -> int:
+        return self.population
+
+    def _rows(self, step: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.centre[None], self.centre + step])
+
+    def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        change = fitness[1:] - fitness[0]  # forward difference on the same episodes
+        ascent = (change[:, None] * (self.sigma * eps)).mean(dim=0)
+        return self.lr * ascent, fitness[1:]

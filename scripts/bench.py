@@ -41,11 +41,12 @@ import gymnasium as gym
 import torch
 
 import rlfree  # noqa: F401  registers the twins
-from rlfree.batched import make_twin, seeded_uniform
+from rlfree.batched import make_twin
 from rlfree.config import Config, load_toml, preset_path
 from rlfree.evaluate import evaluate
 from rlfree.network import tanh_
 from rlfree.policy import Policy
+from rlfree.seeding import seeded_uniform
 from rlfree.trainer import Trainer, default_agents_dir
 from rlfree.vector import GymVectorEnv, MissingDependencyError, check_dependencies
 

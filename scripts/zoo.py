@@ -62,7 +62,7 @@ from rlfree.agent import load_agent
 from rlfree.backend import resolve_env_id
 from rlfree.coevolve import DUEL_ENV_ID
 from rlfree.config import Config, load_toml, preset_path
-from rlfree.evaluate import episode_seeds
+from rlfree.seeding import episode_seeds
 from rlfree.trainer import TARGET_CHECK_EPISODES, Trainer, default_agents_dir
 from rlfree.vector import GymVectorEnv, MissingDependencyError, check_dependencies, has_vector_entry_point
 

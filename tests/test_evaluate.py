@@ -7,7 +7,8 @@ import torch
 from gymnasium import spaces
 
 from rlfree.batched import make_twin
-from rlfree.evaluate import HELDOUT_SEED_RANGE, TRAIN_SEED_RANGE, episode_seeds, evaluate
+from rlfree.evaluate import evaluate
+from rlfree.seeding import HELDOUT_SEED_RANGE, TRAIN_SEED_RANGE, episode_seeds
 from rlfree.policy import Policy
 from rlfree.vector import GymVectorEnv
 

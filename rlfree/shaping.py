@@ -1,0 +1,42 @@
+"""Fitness shaping: a population's mean returns -> the weights of its perturbations.
+
+The walk's default is ``zscore`` (as ARS, Mania et al. 2018); ``centred_ranks`` is the rank
+transform of Salimans et al. (2017) and ``raw`` leaves returns as they are. Each function maps
+fitness: (P,) -> shaped: (P,) of the same dtype; :data:`SHAPINGS` names them for the config.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+
+def centred_ranks(fitness: torch.Tensor) -> torch.Tensor:
+    """fitness: (P,) -> ranks scaled to [-0.5, 0.5]; tied values share their average rank.
+
+    Sharing matters: CartPole returns tie often (every member that balances scores 500), and
+    a mirrored pair with equal returns must then cancel instead of adding a random push.
+    """
+    ordered, order = fitness.sort(stable=True)
+    _, group, counts = torch.unique_consecutive(ordered, return_inverse=True, return_counts=True)
+    ends = counts.cumsum(0)
+    average_rank = (ends - counts + ends - 1).to(fitness.dtype) / 2
+    ranks = torch.empty_like(fitness)
+    ranks[order] = average_rank[group]
+    return ranks / max(fitness.numel() - 1, 1) - 0.5
+
+
+def zscore(fitness: torch.Tensor) -> torch.Tensor:
+    """fitness: (P,) -> (fitness - mean) / std (0 where all are equal)."""
+    std = fitness.std()
+    return (fitness - fitness.mean()) / std if std > 0 else torch.zeros_like(fitness)
+
+
+def raw(fitness: torch.Tensor) -> torch.Tensor:
+    """fitness: (P,) unchanged."""
+    return fitness
+
+
+Shaping = Callable[[torch.Tensor], torch.Tensor]
+SHAPINGS: dict[str, Shaping] = {"zscore": zscore, "centred_ranks": centred_ranks, "raw": raw}

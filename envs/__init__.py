@@ -1,28 +1,25 @@
-"""Where rlfree's agents act: built-in environments and batched tensor twins.
+"""Where rlfree's agents act: built-in environments and batched tensor twins (``rlfree.envs``).
 
-Importing this package (``import rlfree`` does it) registers
+This folder sits at the top of the repository and installs as the sub-package ``rlfree.envs``
+(never as a top-level ``envs``, which a user's own package of that name would shadow).
 
-- the cat-and-mouse grid world with gymnasium, under the ``rlfree/`` namespace;
-- a batched tensor twin for every task that has one, in :mod:`rlfree.batched`'s registry.
-
-Twins are registered as ``"module:Class"`` strings, so a twin's module is imported only when
-it is first used.
+Importing it registers the cat-and-mouse grid world with gymnasium, under the ``rlfree/``
+namespace. :data:`TWINS` names the batched tensor twin of every task that has one, as
+``"module:Class"`` strings, so that a twin's module is imported only when it is first used;
+:mod:`rlfree.registry` reads it the first time an id is resolved. Nothing here imports the
+registry: the dependency points one way (registry -> envs -> :mod:`rlfree.batched`).
 """
 
-
-from rlfree.batched import register_twin
+from rlfree.envs.catmouse import TWIN_ENTRY_POINTS as CATMOUSE_TWINS
+from rlfree.envs.catmouse import register_envs
 
 CLASSIC_CONTROL_TWINS = {
-    "CartPole-v1": "envs.cartpole:CartPoleTwin",
-    "Acrobot-v1": "envs.acrobot:AcrobotTwin",
-    "MountainCar-v0": "envs.mountain_car:MountainCarTwin",
-    "MountainCarContinuous-v0": "envs.mountain_car_continuous:MountainCarContinuousTwin",
-    "Pendulum-v1": "envs.pendulum:PendulumTwin",
+    "CartPole-v1": "rlfree.envs.cartpole:CartPoleTwin",
+    "Acrobot-v1": "rlfree.envs.acrobot:AcrobotTwin",
+    "MountainCar-v0": "rlfree.envs.mountain_car:MountainCarTwin",
+    "MountainCarContinuous-v0": "rlfree.envs.mountain_car_continuous:MountainCarContinuousTwin",
+    "Pendulum-v1": "rlfree.envs.pendulum:PendulumTwin",
 }
+TWINS = {**CLASSIC_CONTROL_TWINS, **CATMOUSE_TWINS}
 
-for _env_id, _entry_point in CLASSIC_CONTROL_TWINS.items():
-    register_twin(_env_id, _entry_point)
-
-from envs.catmouse import register_envs as _register_catmouse  # noqa: E402
-
-_register_catmouse()
+register_envs()

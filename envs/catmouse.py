@@ -46,7 +46,7 @@ parameter (and a ``reward`` parameter for the imitation game):
     tie between the axes is broken at random, 50/50). The step's noise is two uniforms from
     :meth:`CatMouseEnv.cat_noise` (``u[0] < cat_random`` picks a random move, then
     ``floor(4 u[1])`` is its direction; else ``u[1] < 0.5`` breaks a tie toward moving in x).
-    Measured over 1000 games each (``python -m envs.catmouse`` reruns it): fraction of games
+    Measured over 1000 games each (``python -m rlfree.envs.catmouse`` reruns it): fraction of games
     survived (10 moves), and the mean return::
 
         cat_random    random mouse        teacher             evader (evader_action)
@@ -109,10 +109,10 @@ ENV_THRESHOLDS = {
     "rlfree/CatMouseTeacher-v0": 9.2,  # 0.8 mistakes per game; the seed's LSTM made 1.0
 }
 TWIN_ENTRY_POINTS = {
-    "rlfree/CatMouse-v0": "envs.catmouse_twin:CatMouseTwin",
-    "rlfree/CatMouseChase-v0": "envs.catmouse_twin:CatMouseChaseTwin",
-    "rlfree/CatMouseDuel-v0": "envs.catmouse_twin:CatMouseDuelTwin",
-    "rlfree/CatMouseTeacher-v0": "envs.catmouse_twin:CatMouseTeacherTwin",
+    "rlfree/CatMouse-v0": "rlfree.envs.catmouse_twin:CatMouseTwin",
+    "rlfree/CatMouseChase-v0": "rlfree.envs.catmouse_twin:CatMouseChaseTwin",
+    "rlfree/CatMouseDuel-v0": "rlfree.envs.catmouse_twin:CatMouseDuelTwin",
+    "rlfree/CatMouseTeacher-v0": "rlfree.envs.catmouse_twin:CatMouseTeacherTwin",
 }
 
 # colours of the rgb_array frame
@@ -196,7 +196,7 @@ def teacher_action(observation: Any, size: int = 6) -> int:
     """The seed's teacher as a policy: scaled observation (as the envs return it) -> action 0..3.
 
     See :func:`teacher_move` for the rules. A batched torch version is
-    :func:`envs.catmouse_twin.teacher_actions`.
+    :func:`rlfree.envs.catmouse_twin.teacher_actions`.
     """
     return teacher_move(*observation_cells(observation, size), size=size)
 
@@ -275,7 +275,7 @@ class CatMouseEnv(gym.Env):
         """The chasing cat's noise at step ``step`` (0-based) of the game: two uniforms in [0, 1).
 
         Drawn from ``self.np_random`` (``step`` is unused here). The batched twin's
-        :meth:`~envs.catmouse_twin.CatMouseTwin.cat_noise` has the same signature, so a test can
+        :meth:`~rlfree.envs.catmouse_twin.CatMouseTwin.cat_noise` has the same signature, so a test can
         make this env meet exactly the twin's dice: ``env.cat_noise = lambda step: u[step]``.
         """
         return self.np_random.random(2)
@@ -543,23 +543,21 @@ def survival_rate(policy: Policy, n_games: int = 1000, seed: int = 0, **env_kwar
 
 # --------------------------------------------------------------------------------------------
 def register_envs() -> None:
-    """Register the four ids with gymnasium and their batched twins; safe to call again."""
-    from rlfree.batched import register_twin
-
+    """Register the four ids with gymnasium (their twins are listed in :data:`TWIN_ENTRY_POINTS`,
+    which :mod:`rlfree.registry` reads); safe to call again."""
     for env_id, cat in ENV_IDS.items():
         if env_id not in gym.registry:
             gym.register(
                 id=env_id,
-                entry_point="envs.catmouse:CatMouseEnv",
+                entry_point="rlfree.envs.catmouse:CatMouseEnv",
                 max_episode_steps=GAME_LENGTH,
                 kwargs={"cat": cat, "reward": ENV_REWARDS.get(env_id, "distance")},
                 reward_threshold=ENV_THRESHOLDS.get(env_id),
             )
-        register_twin(env_id, TWIN_ENTRY_POINTS[env_id])
 
 
 def _report(n_games: int = 1000, seed: int = 0) -> str:
-    """The figures quoted in the module docstring (``python -m envs.catmouse``)."""
+    """The figures quoted in the module docstring (``python -m rlfree.envs.catmouse``)."""
     policies = {
         "random mouse": lambda: random_mouse(np.random.default_rng(seed)),
         "teacher": lambda: teacher_action,

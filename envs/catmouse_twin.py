@@ -1,4 +1,4 @@
-"""Batched tensor twins of the cat-and-mouse grid world (:mod:`envs.catmouse`).
+"""Batched tensor twins of the cat-and-mouse grid world (:mod:`rlfree.envs.catmouse`).
 
 One class per gymnasium id, all sharing :class:`CatMouseTwin`'s physics:
 
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from envs.catmouse import CAPTURE_PENALTY, DEFAULT_CAT_RANDOM, GAME_LENGTH, MOVE_DX, MOVE_DY
+from rlfree.envs.catmouse import CAPTURE_PENALTY, DEFAULT_CAT_RANDOM, GAME_LENGTH, MOVE_DX, MOVE_DY
 from rlfree.batched import TwinEnv
 from rlfree.seeding import seeded_uniform
 
@@ -35,7 +35,7 @@ _UP, _RIGHT, _DOWN, _LEFT = 0, 1, 2, 3
 
 
 def teacher_actions(state: torch.Tensor, size: int = 6) -> torch.Tensor:
-    """The seed's teacher (:func:`envs.catmouse.teacher_move`) for a batch.
+    """The seed's teacher (:func:`rlfree.envs.catmouse.teacher_move`) for a batch.
 
     state: (N, 4) whole cells ``[cat_x, cat_y, mouse_x, mouse_y]`` -> (N,) int64 actions 0..3.
     Pass ``observation * (size - 1)`` to grade from observations.

@@ -15,7 +15,7 @@ gymnasium to float32 precision, not beyond.
 
 State (N, 2): ``[position, velocity]`` as gymnasium's ``env.unwrapped.state``; the observation is
 the state itself. Actions: (N, 1) float, the force. Everything but the push and the reward is
-MountainCar-v0's, shared through :class:`envs.mountain_car.CarOnHillTwin`.
+MountainCar-v0's, shared through :class:`rlfree.envs.mountain_car.CarOnHillTwin`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from envs.mountain_car import CarOnHillTwin
+from rlfree.envs.mountain_car import CarOnHillTwin
 
 
 @dataclass(frozen=True)

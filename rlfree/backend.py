@@ -14,8 +14,9 @@ import importlib
 import gymnasium as gym
 import torch
 
-from rlfree.batched import BatchedEnv, make_twin, registered_twins, twin_factory
+from rlfree.batched import BatchedEnv
 from rlfree.config import EnvConfig
+from rlfree.registry import make_twin, register_builtin_envs, registered_twins, twin_factory
 from rlfree.vector import GymVectorEnv
 
 BACKENDS = ("auto", "torch", "gym")
@@ -27,6 +28,7 @@ class UnknownEnvError(ValueError):
 
 def resolve_env_id(env_id: str) -> str:
     """Import the id's package if it names one, check gymnasium knows it, return the bare id."""
+    register_builtin_envs()
     module_name, sep, bare_id = env_id.partition(":")
     if sep:
         try:

@@ -1,10 +1,10 @@
-"""The batched-environment protocol, the base class of tensor twins, and the twin registry.
+"""The batched-environment protocol and the base class of tensor twins.
 
 A *batched environment* runs ``N`` independent copies of one task in lock-step, taking and
 returning tensors. There are two kinds behind the same protocol:
 
 - a **twin** (:class:`TwinEnv`): the task rewritten as tensor operations on any torch device,
-  registered here under its gymnasium id;
+  registered under its gymnasium id in :mod:`rlfree.registry`;
 - gymnasium's own vector environments, wrapped by :class:`rlfree.vector.GymVectorEnv`.
 
 Batched environments do not auto-reset: the evaluator runs exactly one episode in each copy
@@ -13,9 +13,8 @@ and masks the copies that are done, so what a copy returns after its episode end
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
-from typing import Callable, ClassVar, Protocol, Sequence, runtime_checkable
+from typing import ClassVar, Protocol, Sequence, runtime_checkable
 
 import gymnasium as gym
 import torch
@@ -143,41 +142,3 @@ class TwinEnv(ABC):
 
     def close(self) -> None:
         pass
-
-
-# --------------------------------------------------------------------------------------------
-# Registry: gymnasium id -> twin class (or "module:Class" string, imported on first use).
-TwinFactory = Callable[..., BatchedEnv]
-_TWINS: dict[str, TwinFactory | str] = {}
-
-
-def register_twin(env_id: str, entry_point: TwinFactory | str) -> None:
-    """Make ``entry_point(num_envs=..., device=..., dtype=...)`` the twin of ``env_id``.
-
-    ``entry_point`` is a class or callable, or a ``"module:attribute"`` string imported lazily.
-    Registering an id again replaces the earlier twin.
-    """
-    _TWINS[env_id] = entry_point
-
-
-def registered_twins() -> list[str]:
-    """The gymnasium ids that have a twin, sorted."""
-    return sorted(_TWINS)
-
-
-def twin_factory(env_id: str) -> TwinFactory | None:
-    """The twin factory registered for ``env_id``, or None when there is none."""
-    entry = _TWINS.get(env_id)
-    if isinstance(entry, str):
-        module_name, _, attribute = entry.partition(":")
-        entry = getattr(importlib.import_module(module_name), attribute)
-        _TWINS[env_id] = entry
-    return entry
-
-
-def make_twin(env_id: str, num_envs: int, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, **kwargs) -> BatchedEnv:
-    """Build the twin of ``env_id`` with ``num_envs`` copies; ValueError if none is registered."""
-    factory = twin_factory(env_id)
-    if factory is None:
-        raise ValueError(f"env id {env_id!r} has no batched twin; twins exist for: {', '.join(registered_twins())}")
-    return factory(num_envs=num_envs, device=device, dtype=dtype, **kwargs)

@@ -190,11 +190,6 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
 
 
-def preset_path(env_id: str, agents_dir: Path) -> Path:
-    """agents/<id>.toml, with '/' in namespaced ids turned into '-' ('rlfree/CatMouse-v0' -> 'rlfree-CatMouse-v0')."""
-    return agents_dir / f"{env_id.split(':')[-1].replace('/', '-')}.toml"
-
-
 def to_toml(data: dict[str, dict[str, Any]]) -> str:
     """The {section: {field: value}} mapping as TOML (None values are left out)."""
     lines: list[str] = []

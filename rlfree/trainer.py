@@ -11,7 +11,6 @@ exactly as if it had never stopped.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,7 +267,3 @@ class Trainer:
         self.check_mean = state.get("check_mean")
         self.solved = bool(state.get("solved", False))
 
-
-def default_agents_dir() -> Path:
-    """The repository's agents/ folder (presets and shipped agents)."""
-    return Path(os.environ.get("RLFREE_AGENTS", Path(__file__).resolve().parent.parent / "agents"))

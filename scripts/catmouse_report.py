@@ -8,7 +8,7 @@
 1. By reward: the mouse of ``rlfree/CatMouseChase-v0`` against the seed's teacher, on the same
    games: mean return and games survived.
 2. By imitation: the mouse of ``rlfree/CatMouseTeacher-v0``: mistakes per game on held-out
-   games (10 - return, and the seed's own grading :func:`envs.catmouse.mistakes_per_game`),
+   games (10 - return, and the seed's own grading :func:`rlfree.envs.catmouse.mistakes_per_game`),
    with the games played and the seconds of training its run took, beside the seed's LSTM.
 3. Cat versus mouse: the final cat and mouse of a ``--coevolve`` run and those of generation 10,
    every mouse against every cat: capture rate and the mouse's mean return.
@@ -27,12 +27,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs.catmouse import GAME_LENGTH, evader_action, mistakes_per_game, teacher_action
+from rlfree.envs.catmouse import GAME_LENGTH, evader_action, mistakes_per_game, teacher_action
 from rlfree.agent import Agent, load_agent
 from rlfree.checkpoint import load_checkpoint
 from rlfree.cli import shown_path, user_errors
 from rlfree.coevolve import YARDSTICK, find_duel, load_duel_agent
-from rlfree.trainer import default_agents_dir
+from rlfree.shipped import agents_dir
 
 FIRST_SEED = 1_600_000_000  # held-out range [2^30, 2^31)
 SEED_LSTM = {"games": 3_000_000, "minutes": 40}  # the seed's LSTM: 1.0 mistakes per game
@@ -40,7 +40,7 @@ CHASE_ID, TEACHER_ID = "rlfree/CatMouseChase-v0", "rlfree/CatMouseTeacher-v0"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    agents = default_agents_dir()
+    agents = agents_dir()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chase", type=Path, default=agents / "rlfree-CatMouseChase-v0", help="mouse trained by reward (run or checkpoint folder)")
     parser.add_argument("--teacher", type=Path, default=agents / "rlfree-CatMouseTeacher-v0", help="mouse trained by imitation (run or checkpoint folder)")
@@ -68,7 +68,7 @@ def scripted_returns(env_id: str, policy, seeds: list[int]) -> np.ndarray:
 
 class AgentMouse:
     """A saved agent as the ``policy(observation) -> action`` (with ``reset()``) that
-    :func:`envs.catmouse.mistakes_per_game` grades."""
+    :func:`rlfree.envs.catmouse.mistakes_per_game` grades."""
 
     def __init__(self, agent: Agent):
         self.agent = agent
@@ -108,7 +108,7 @@ def by_imitation(path: Path, seeds: list[int]) -> None:
     state = load_checkpoint(path).state
     print(f"\n2. By imitation: {TEACHER_ID} (reward 1 per move equal to the teacher's), mouse {shown_path(agent.source)}")
     print(f"   mistakes per game, {len(seeds)} held-out games of gymnasium's env (10 - return):  {mistakes.mean():.3f}")
-    print(f"   mistakes per game, envs.catmouse.mistakes_per_game ({len(seeds)} games):         {graded:.3f}")
+    print(f"   mistakes per game, rlfree.envs.catmouse.mistakes_per_game ({len(seeds)} games):         {graded:.3f}")
     if "episodes" in state:
         games, seconds = int(state["episodes"]), float(state["elapsed"])
         print(f"   to reach it: {games:,} games played (evaluations included), {seconds:.1f} s of training (generation {state['generation']})")

@@ -12,7 +12,7 @@ import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
-from envs.catmouse import (
+from rlfree.envs.catmouse import (
     CAPTURE_PENALTY,
     DOWN,
     ENV_IDS,
@@ -29,8 +29,8 @@ from envs.catmouse import (
     teacher_action,
     teacher_move,
 )
-from envs.catmouse_twin import CatMouseChaseTwin, teacher_actions
-from rlfree.batched import make_twin, registered_twins
+from rlfree.envs.catmouse_twin import CatMouseChaseTwin, teacher_actions
+from rlfree.registry import make_twin, registered_twins
 
 register_envs()
 IDS = list(ENV_IDS)
@@ -354,10 +354,11 @@ def test_chase_twin_gives_a_careless_mouse_worse_odds_than_a_careful_one():
 @pytest.mark.slow
 def test_imitation_preset_reaches_one_mistake_per_game_on_held_out_games(tmp_path):
     from rlfree.agent import load_agent
-    from rlfree.config import Config, load_toml, preset_path
-    from rlfree.trainer import Trainer, default_agents_dir
+    from rlfree.config import Config, load_toml
+    from rlfree.shipped import preset_path
+    from rlfree.trainer import Trainer
 
-    config = Config.from_dict(load_toml(preset_path("rlfree/CatMouseTeacher-v0", default_agents_dir())))
+    config = Config.from_dict(load_toml(preset_path("rlfree/CatMouseTeacher-v0")))
     config.run.logdir = str(tmp_path)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: more threads only wait on each other

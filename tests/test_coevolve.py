@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import rlfree  # noqa: F401  (registers the cat-and-mouse envs)
+import rlfree.envs  # noqa: F401  registers the cat-and-mouse envs with gymnasium
 import rlfree.coevolve as coevolve
 from rlfree.board import DuelBoard
 from rlfree.checkpoint import CheckpointError, load_checkpoint
@@ -146,6 +146,7 @@ def test_coevolution_refuses_a_single_animal_env(tmp_path):
 
 
 def _script(name: str):
+    """scripts/NAME.py as a module (catmouse_report is a script only, not an rlfree command)."""
     import importlib.util
     from pathlib import Path
 
@@ -157,7 +158,9 @@ def _script(name: str):
 
 
 def test_train_coevolve_then_resume_watch_and_report(tmp_path, capsys):
-    train, watch, report = _script("train"), _script("watch"), _script("catmouse_report")
+    from rlfree.commands import train, watch
+
+    report = _script("catmouse_report")
     small = ["--hidden", "2", "--population", "4", "--episodes", "2", "--eval-episodes", "10", "--logdir", str(tmp_path)]
     assert train.main(["--coevolve", "-n", str(YARDSTICK), *small]) == 0
     (run_dir,) = tmp_path.iterdir()

@@ -6,7 +6,7 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from rlfree.batched import make_twin
+from rlfree.registry import make_twin
 from rlfree.evaluate import evaluate
 from rlfree.seeding import HELDOUT_SEED_RANGE, TRAIN_SEED_RANGE, episode_seeds
 from rlfree.policy import Policy

@@ -1,7 +1,5 @@
 """gym.make copies in this process and in worker processes: same episodes, copy order, errors."""
 
-import importlib.util
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -88,14 +86,12 @@ def test_negative_workers_are_rejected():
 
 
 def test_train_py_reports_a_crashing_env_in_one_line_and_keeps_the_checkpoint(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("train_script_for_crash", Path(__file__).resolve().parent.parent / "scripts" / "train.py")
-    train_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_script)
+    from rlfree.commands import train as train_script
     logdir = tmp_path / "runs"
     with pytest.raises(SystemExit) as exit_info:
         train_script.main(["--env", FAILING_ID, "--population", "4", "--eval-episodes", "2", "--logdir", str(logdir)])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith(f"train.py: error: env {FAILING_ID!r} failed at step 3 of the episode with seed ")
+    assert len(err.splitlines()) == 1 and err.startswith(f"rlfree train: error: env {FAILING_ID!r} failed at step 3 of the episode with seed ")
     (run_dir,) = logdir.iterdir()
     assert (run_dir / "checkpoints" / "latest" / "W.npy").is_file()  # written before the error was reported

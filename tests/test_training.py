@@ -1,7 +1,6 @@
 """End to end: scripts/train.py and the Trainer, run folders, exact resume, user errors, Ctrl-C."""
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,14 +13,12 @@ import torch
 from gymnasium import spaces
 
 from rlfree.checkpoint import load_checkpoint
+from rlfree.commands import train as train_script
 from rlfree.config import Config, ConfigError, load_toml
 from rlfree.policy import Policy
 from rlfree.trainer import Trainer, make_run_folder
 
 REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("train_script", REPO / "scripts" / "train.py")
-train_script = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(train_script)
 
 
 class _DictObservationEnv(gym.Env):
@@ -145,7 +142,7 @@ def run_main_expecting_error(argv: list[str], capsys) -> str:
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     lines = err.strip("\n").split("\n")
-    assert len(lines) == 1 and lines[0].startswith("train.py: error: "), err
+    assert len(lines) == 1 and lines[0].startswith("rlfree train: error: "), err
     return lines[0]
 
 

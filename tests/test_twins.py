@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-import envs  # noqa: F401  registers the twins
-from rlfree.batched import make_twin
+import rlfree.envs  # noqa: F401  registers the twins
+from rlfree.registry import make_twin
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 DTYPES = [torch.float32, torch.float64]

@@ -1,17 +1,13 @@
 """scripts/zoo.py: the threshold every algorithm is timed to, the comparison table, bad input, a whole run."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rlfree.commands import zoo
+
 REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("zoo_script", REPO / "scripts" / "zoo.py")
-zoo = importlib.util.module_from_spec(_spec)
-sys.modules["zoo_script"] = zoo  # its dataclasses look their module up while being defined
-_spec.loader.exec_module(zoo)
 
 AGENTS = REPO / "agents"
 
@@ -76,7 +72,7 @@ def test_a_zoo_run_retrains_rescores_and_writes_its_command_with_the_tables(tmp_
     report = tmp_path / "zoo.md"
     assert zoo.main(["--tasks", "CartPole-v1", "--seeds", "1", "--reevaluate", "--markdown", str(report)]) == 0
     text = report.read_text()
-    assert text.startswith("`python scripts/zoo.py --tasks CartPole-v1 --seeds 1 --reevaluate --markdown ")
+    assert text.startswith("`rlfree zoo --tasks CartPole-v1 --seeds 1 --reevaluate --markdown ")
     trained = table_row(text, "CartPole-v1")
     assert trained[1:3] == ["475", "1/1"] and float(trained[3].split(" ± ")[0]) >= 475
     shipped = table_row(text.split("shipped agent")[1], "CartPole-v1")

@@ -1,0 +1,128 @@
+"""Play episodes of a trained agent: in a window, as text, recorded to a GIF/MP4, or just scored.
+
+    rlfree watch runs/CartPole-v1__rlfree__0__1700000000
+    rlfree watch runs/... --record cartpole.gif
+    rlfree watch --env CartPole-v1 --no-render --episodes 100   # the shipped agent
+    rlfree watch runs/rlfree-CatMouseDuel-v0__... --render ansi       # cat versus mouse
+    rlfree watch runs/rlfree-CatMouseDuel-v0__... --cat runs/.../checkpoints/gen10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rlfree.agent import load_agent
+from rlfree.cli import shown_path, user_errors
+from rlfree.coevolve import is_duel, load_duel_agent
+from rlfree.recording import FrameRecorder, check_record_path
+from rlfree.shipped import shipped_agent_path
+
+DEFAULT_SEED = 1_500_000_000  # held-out range [2^30, 2^31): never a training episode
+
+
+def has_display() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", nargs="?", help="a run folder (plays checkpoints/best) or a checkpoint folder")
+    parser.add_argument("--env", help="with no path: play the agent shipped in agents/ for this env id")
+    parser.add_argument("--cat", metavar="PATH", help="cat versus mouse: the cat to play against the path's mouse (default: the path's own cat)")
+    parser.add_argument("--episodes", type=int, default=5, help="episodes to play (default: 5)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the first episode; episode i uses seed+i (default: {DEFAULT_SEED})")
+    parser.add_argument("--render", choices=["human", "ansi", "none"], help="human: a window; ansi: text in the terminal (default: human when a display exists)")
+    parser.add_argument("--no-render", dest="render", action="store_const", const="none", help="only print the returns")
+    parser.add_argument("--record", metavar="FILE", help="write the first --record-episodes episodes to FILE (.gif, or .mp4 with rlfree[video])")
+    parser.add_argument("--record-episodes", type=int, default=1, help="episodes to put in the recording (default: 1)")
+    parser.add_argument("--fps", type=float, help="frames per second when rendering (default: the env's render_fps)")
+    return parser.parse_args(argv)
+
+
+def agent_path(args: argparse.Namespace) -> Path:
+    if args.path:
+        return Path(args.path)
+    if args.env:
+        shipped = shipped_agent_path(args.env)
+        if not ((shipped / "W.npy").is_file() or is_duel(shipped)):
+            raise ValueError(f"no agent is shipped for env {args.env!r} (looked in {shipped}); train one with rlfree train --env {args.env}")
+        return shipped
+    raise ValueError("give a run folder or checkpoint folder, or --env ID for a shipped agent")
+
+
+def main(argv=None, prog: str | None = None) -> int:
+    prog = prog or "rlfree watch"
+    args = parse_args(argv, prog)
+    with user_errors(prog):
+        if args.episodes < 1:
+            raise ValueError(f"--episodes {args.episodes} is not accepted: use 1 or more")
+        path = agent_path(args)
+        agent = load_duel_agent(path, args.cat) if args.cat or is_duel(path) else load_agent(path)
+        render = args.render
+        if render == "human" and not has_display():
+            raise ValueError("--render human needs a display and none was found; use --record run.gif (or --render ansi, --no-render)")
+        if render is None:
+            render = "human" if has_display() and not args.record else "none"
+        if args.record:
+            check_record_path(args.record)
+        print(f"agent: {shown_path(agent.source)}{f'  against the cat of {args.cat}' if args.cat else ''}  (env {agent.env_id})")
+        returns = play_episodes(agent, args, render)
+    mean, std = float(np.mean(returns)), float(np.std(returns))
+    print(f"mean return {mean:.2f} ± {std:.2f} over {len(returns)} episodes")
+    return 0
+
+
+def play_episodes(agent, args: argparse.Namespace, render: str) -> list[float]:
+    import gymnasium as gym
+
+    seeds = [args.seed + i for i in range(args.episodes)]
+    if render == "none" and not args.record:
+        returns = agent.score(seeds).tolist()
+        for i, (seed, value) in enumerate(zip(seeds, returns)):
+            print(f"episode {i + 1:>4}  seed {seed}  return {value:.2f}")
+        return returns
+
+    render_mode = {"human": "human", "ansi": "ansi"}.get(render, "rgb_array")
+    env = gym.make(agent.env_id, render_mode=render_mode)
+    fps = args.fps or env.metadata.get("render_fps", 30)
+    recorder = FrameRecorder(args.record, fps) if args.record else None
+    side_env = gym.make(agent.env_id, render_mode="rgb_array") if recorder and render_mode != "rgb_array" else None
+    # episodes after the recorded ones need no pixels when nothing is shown live
+    plain_env = gym.make(agent.env_id) if render_mode == "rgb_array" else env
+    returns = []
+    try:
+        for i, seed in enumerate(seeds):
+            recording = recorder is not None and i < args.record_episodes
+
+            def on_step(e, recording=recording):
+                if render_mode == "ansi":
+                    print(e.render(), flush=True)
+                    if sys.stdout.isatty():
+                        time.sleep(1.0 / fps)
+                if recording and render_mode == "rgb_array":
+                    recorder.add(e.render())
+
+            if side_env is not None and recording:
+                # a window or text is shown live; the recording needs pixels, so the episode is
+                # replayed in a second, off-screen copy (same seed, same deterministic policy)
+                agent.play(side_env, seed, lambda e: recorder.add(e.render()))
+            if render_mode == "rgb_array" and not recording:
+                value, length = agent.play(plain_env, seed)
+            else:
+                value, length = agent.play(env, seed, on_step)
+            returns.append(value)
+            print(f"episode {i + 1:>4}  seed {seed}  return {value:.2f}  length {length}")
+    finally:
+        for e in {id(x): x for x in (env, plain_env, side_env) if x is not None}.values():
+            e.close()
+    if recorder is not None:
+        path = recorder.save()
+        print(f"recorded {recorder.frames_written} frames to {path}")
+    return returns
+

@@ -3,12 +3,14 @@
 An agent is a ``W.npy`` + ``network.json`` pair (a checkpoint folder, or a run folder whose
 ``checkpoints/best`` holds one). :func:`load_agent` reads it without executing code;
 :meth:`Agent.play` runs single episodes (for rendering and recording) and
-:meth:`Agent.score` runs many episodes at once through a gymnasium vector env.
+:meth:`Agent.score` runs many episodes at once through a gymnasium vector env. Both play the env
+the agent was trained on: ``gym.make(env_id, **env_kwargs)`` with the arguments network.json
+records.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +21,8 @@ import torch
 from rlfree.backend import resolve_env_id
 from rlfree.checkpoint import load_checkpoint
 from rlfree.evaluate import evaluate
-from rlfree.policy import Policy
+from rlfree.gym_copies import make_env
+from rlfree.policy import Policy, saved_env_kwargs
 from rlfree.vector import GymVectorEnv, check_dependencies
 
 
@@ -29,6 +32,11 @@ class Agent:
     policy: Policy
     params: torch.Tensor  # (1, D) float64: the saved W, flattened
     source: Path
+    env_kwargs: dict = field(default_factory=dict)  # of gym.make, as the agent was trained
+
+    def make_env(self, render_mode: str | None = None) -> gym.Env:
+        """A fresh copy of the agent's env: ``gym.make(env_id, **env_kwargs, render_mode=...)``."""
+        return make_env(self.env_id, self.env_kwargs, **({"render_mode": render_mode} if render_mode else {}))
 
     def play(self, env: gym.Env, seed: int, on_step: Callable[[gym.Env], None] | None = None) -> tuple[float, int]:
         """One episode in ``env`` from ``reset(seed=seed)``; returns (return, length).
@@ -55,7 +63,7 @@ class Agent:
 
     def score(self, seeds: list[int], vectorization: str = "sync") -> np.ndarray:
         """Returns (len(seeds),) of gymnasium's own env, all episodes in one vector env."""
-        env = GymVectorEnv(self.env_id, len(seeds), vectorization=vectorization, dtype=torch.float64)
+        env = GymVectorEnv(self.env_id, len(seeds), vectorization=vectorization, dtype=torch.float64, env_kwargs=self.env_kwargs)
         try:
             rollout = evaluate(self.policy, self.params, env, torch.tensor(seeds, dtype=torch.int64))
         finally:
@@ -67,11 +75,12 @@ def load_agent(path: str | Path) -> Agent:
     """The agent saved at ``path`` (run folder -> its best checkpoint, or a checkpoint folder)."""
     checkpoint = load_checkpoint(path, which="best")
     env_id = resolve_env_id(checkpoint.network["env_id"])
+    env_kwargs = saved_env_kwargs(checkpoint.network)  # they may change the spaces (continuous=true)
     check_dependencies(env_id)
-    probe = gym.make(env_id)
+    probe = make_env(env_id, env_kwargs)
     try:
         policy = Policy.from_json(checkpoint.network, probe.observation_space, probe.action_space)
     finally:
         probe.close()
     params = torch.from_numpy(checkpoint.W.astype(np.float64).reshape(1, -1))
-    return Agent(env_id, policy, params, checkpoint.path)
+    return Agent(env_id, policy, params, checkpoint.path, env_kwargs)

@@ -1,9 +1,10 @@
 """From a gymnasium id to a batched environment: id checks and the choice of backend.
 
-``auto`` picks the id's tensor twin when one is registered (:mod:`rlfree.batched`) and
-gymnasium's vector env otherwise; ``torch`` and ``gym`` force one. An id of the form
-``package:Env-v0`` imports ``package`` first, so environments registered by a user's own
-package need no change to rlfree.
+``auto`` picks the id's tensor twin when one is registered (:mod:`rlfree.registry`) and
+gymnasium's vector env otherwise, and always gymnasium when ``env_kwargs`` are given (a twin
+builds its task itself and takes no ``gym.make`` arguments); ``torch`` and ``gym`` force one.
+An id of the form ``package:Env-v0`` imports ``package`` first, so environments registered by
+a user's own package need no change to rlfree.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import gymnasium as gym
 import torch
 
 from rlfree.batched import BatchedEnv
-from rlfree.config import EnvConfig
 from rlfree.registry import make_twin, register_builtin_envs, registered_twins, twin_factory
+from rlfree.config import ConfigError, EnvConfig, check_twin_kwargs
+from rlfree.errors import UserError
 from rlfree.vector import GymVectorEnv
 
 BACKENDS = ("auto", "torch", "gym")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-class UnknownEnvError(ValueError):
+class UnknownEnvError(UserError, ValueError):
     """An environment id that gymnasium does not know; the message lists close matches."""
 
 
@@ -44,13 +47,17 @@ def resolve_env_id(env_id: str) -> str:
     return bare_id
 
 
-def choose_backend(env_id: str, backend: str) -> str:
-    """'torch' or 'gym' for this id; ValueError when a twin is forced but none exists."""
+def choose_backend(env_id: str, backend: str, env_kwargs: dict | None = None) -> str:
+    """'torch' or 'gym' for this id; ConfigError when a twin is forced but none exists or
+    ``env_kwargs`` (``gym.make`` arguments) are given, which a twin cannot take."""
     if backend not in BACKENDS:
-        raise ValueError(f"backend {backend!r} is not accepted; use {', '.join(BACKENDS)}")
+        raise ConfigError(f"backend {backend!r} is not accepted; use one of {', '.join(BACKENDS)}")
+    check_twin_kwargs(backend, env_kwargs)
+    if env_kwargs:
+        return "gym"
     has_twin = twin_factory(env_id) is not None
     if backend == "torch" and not has_twin:
-        raise ValueError(
+        raise ConfigError(
             f"backend 'torch' needs a twin, and {env_id!r} has none; twins exist for: {', '.join(registered_twins())} "
             "(use --backend gym)"
         )
@@ -65,7 +72,7 @@ def torch_settings(env: EnvConfig) -> tuple[torch.device, torch.dtype]:
         # Process-wide. Each op here is small: with a second thread every op pays for a
         # hand-off, and when the other core is busy a ~5 s check took 0.2 s with one thread.
         torch.set_num_threads(env.threads)
-    return torch.device(env.device), torch.float64 if env.dtype == "float64" else torch.float32
+    return torch.device(env.device), DTYPES[env.dtype]
 
 
 def make_batched_env(
@@ -77,8 +84,11 @@ def make_batched_env(
     dtype: torch.dtype = torch.float32,
     vectorization: str = "sync",
     workers: int = 0,
+    env_kwargs: dict | None = None,
 ) -> BatchedEnv:
-    """``num_envs`` copies of ``env_id`` on the chosen backend ('torch' or 'gym')."""
+    """``num_envs`` copies of ``env_id`` on the chosen backend ('torch' or 'gym'); ``env_kwargs``
+    go to every ``gym.make`` (ConfigError with 'torch')."""
     if backend == "torch":
+        check_twin_kwargs(backend, env_kwargs)
         return make_twin(env_id, num_envs, device=device, dtype=dtype)
-    return GymVectorEnv(env_id, num_envs, vectorization=vectorization, device=device, dtype=dtype, workers=workers)
+    return GymVectorEnv(env_id, num_envs, vectorization=vectorization, device=device, dtype=dtype, workers=workers, env_kwargs=env_kwargs)

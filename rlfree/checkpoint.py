@@ -23,12 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from rlfree.errors import UserError
+
 CHECKPOINT_FORMAT = "rlfree-checkpoint"
 CHECKPOINT_VERSION = 1
 FILES = ("W.npy", "network.json", "walk.npz", "state.json")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A path that is not a readable rlfree checkpoint; the message says what was expected."""
 
 

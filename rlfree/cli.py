@@ -6,22 +6,20 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from rlfree.backend import UnknownEnvError
-from rlfree.checkpoint import CheckpointError
-from rlfree.config import ConfigError
+from rlfree.errors import UserError
 from rlfree.gym_copies import EnvCrashed
-from rlfree.spaces import UnsupportedSpaceError
-from rlfree.trainer import RunFolderError
-
-USER_ERRORS = (ConfigError, UnknownEnvError, UnsupportedSpaceError, CheckpointError, RunFolderError, ValueError)
 
 
 @contextmanager
 def user_errors(program: str):
-    """Print a user error as ``program: error: message`` and exit 2, as argparse does."""
+    """Print a user error as ``program: error: message`` and exit 2, as argparse does.
+
+    Only :class:`UserError` (and a crashing env) becomes one line: any other exception is a bug
+    and keeps its traceback.
+    """
     try:
         yield
-    except USER_ERRORS as err:
+    except UserError as err:
         print(f"{program}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     except EnvCrashed as err:  # the env's own bug: its id, seed and step say how to replay it

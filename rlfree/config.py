@@ -4,6 +4,12 @@ Every field has the same name in the dataclass, on the command line (``--eval-fr
 TOML preset (``eval_freq`` under its section ``[run]``), and its comment becomes ``--help``.
 Values are resolved as: dataclass defaults < preset (``--config``, or ``agents/<env>.toml``
 when one exists) < flags given on the command line.
+
+Every value passes :meth:`Config.update`, from a preset, a resumed ``state.json`` or the command
+line alike: a value of the wrong type is one :class:`ConfigError` naming ``section.key``, the
+value and the type expected. A field whose accepted values live in a registry (activations,
+shapings, step rules, ...) names that registry as ``"module:NAME"``; it is looked up only when
+needed, because those modules import this one.
 """
 
 from __future__ import annotations
@@ -11,28 +17,40 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import importlib
+import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlfree.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A configuration value that cannot be used; the message names it and what is accepted."""
 
 
-def _f(default, help: str, **kw):
-    return field(default=default, metadata={"help": help, **kw})
+def _f(default, help: str, choices: str | None = None):
+    """A field; ``choices`` names the registry of accepted values as ``"module:NAME"``."""
+    metadata = {"help": help, "choices": choices}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
 class EnvConfig:
     env: str = _f("CartPole-v1", "gymnasium id to train on; 'package:Id-v0' imports package first")
-    backend: str = _f("auto", "auto: the batched twin when one exists, else gymnasium; torch: twin; gym: gymnasium vector env")
-    vectorization: str = _f("sync", "how the gym backend runs its copies: sync (in this process) or async (in worker processes)")
+    env_kwargs: dict = _f({}, "keyword arguments of gym.make, as KEY=VALUE with TOML values (continuous=true gravity=-9.5); in a preset an inline table")
+    backend: str = _f("auto", "auto: the batched twin when one exists and env_kwargs is empty, else gymnasium; torch: twin; gym: gymnasium vector env",
+                      choices="rlfree.backend:BACKENDS")
+    vectorization: str = _f("sync", "how the gym backend runs its copies: sync (in this process) or async (in worker processes)",
+                            choices="rlfree.vector:TRAINING_VECTORIZATIONS")
     workers: int = _f(0, "worker processes of --vectorization async (0: one per CPU core)")
     device: str = _f("cpu", "torch device for the network and twins: cpu, cuda, cuda:1, ...")
-    dtype: str = _f("float32", "float32 or float64 for the network and twins")
+    dtype: str = _f("float32", "the float type of the network and twins", choices="rlfree.backend:DTYPES")
     threads: int = _f(1, "torch CPU threads; 1 is fastest for populations of small networks (0: torch's default)")
 
 
@@ -40,7 +58,7 @@ class EnvConfig:
 class NetworkConfig:
     hidden: int = _f(4, "hidden activations (recurrent state) beside the outputs")
     ticks: int = _f(2, "applications of W per environment step")
-    activation: str = _f("tanh", "tanh, relu, sigmoid, identity, softsign or elu")
+    activation: str = _f("tanh", "the nonlinearity f of a = f(W x)", choices="rlfree.network:ACTIVATIONS")
     obs_encoding: str = _f("auto", "auto, flat, onehot (Discrete) or bins:K (each Box dimension in K one-hot bins)")
     softmax_output: bool = _f(False, "softmax over the outputs (the seed's net_add_softmax)")
     sequence_output: bool = _f(False, "average the outputs of every tick (the seed's sequence_output)")
@@ -54,10 +72,11 @@ class WalkConfig:
     population: int = _f(128, "perturbed copies of the weights evaluated per generation")
     sigma: float = _f(0.2, "std of the weight perturbations")
     lr: float = _f(0.1, "step size of the optimiser on the estimated gradient")
-    variant: str = _f("smart", "smart: mirrored pairs, shaped fitness, an optimiser step; seed: the seed's forward difference and plain average")
+    variant: str = _f("smart", "smart: mirrored pairs, shaped fitness, an optimiser step; seed: the seed's forward difference and plain average",
+                      choices="rlfree.optimiser:VARIANTS")
     mirrored: bool = _f(True, "evaluate each perturbation and its negation (antithetic pairs)")
-    shaping: str = _f("zscore", "fitness shaping: zscore (as ARS), centred_ranks or raw")
-    optimizer: str = _f("sgd", "sgd or adam")
+    shaping: str = _f("zscore", "fitness shaping (zscore: as ARS)", choices="rlfree.shaping:SHAPINGS")
+    optimizer: str = _f("sgd", "the step rule applied to the estimated gradient", choices="rlfree.steps:STEP_RULES")
     momentum: float = _f(0.0, "momentum of sgd")
     weight_decay: float = _f(0.0, "L2 pull of the weights toward 0, per step")
     sigma_decay: float = _f(1.0, "sigma is multiplied by this after every generation")
@@ -107,21 +126,27 @@ class Config:
             if not isinstance(values, dict):
                 raise ConfigError(f"{source}: [{section}] must be a table of settings")
             target = getattr(self, section)
-            names = [f.name for f in dataclasses.fields(target)]
+            fields = {f.name: f for f in dataclasses.fields(target)}
             for name, value in values.items():
-                if name not in names:
-                    close = difflib.get_close_matches(name, names, n=1)
-                    hint = f" (did you mean {close[0]!r}?)" if close else f"; accepted: {', '.join(names)}"
+                if name not in fields:
+                    close = difflib.get_close_matches(name, fields, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else f"; accepted: {', '.join(fields)}"
                     raise ConfigError(f"{source}: unknown setting {name!r} in [{section}]{hint}")
+                value = typed_value(f"{section}.{name}", fields[name].type, value, source)
+                if isinstance(value, dict):  # a preset's env_kwargs plus those of the command line, as rl-zoo merges them
+                    value = {**getattr(target, name), **value}
                 setattr(target, name, value)
 
     def validate(self) -> None:
         """Raise ConfigError naming the first impossible value."""
+        for section in SECTIONS:
+            for f in dataclasses.fields(getattr(self, section)):
+                accepted = field_choices(f)
+                value = getattr(getattr(self, section), f.name)
+                if accepted is not None and value not in accepted:
+                    raise ConfigError(f"{f.name} {value!r} is not accepted; use one of {', '.join(accepted)}")
         e, n, w, r = self.env, self.network, self.walk, self.run
         checks = [
-            (e.backend in ("auto", "torch", "gym"), f"backend {e.backend!r} is not accepted; use auto, torch or gym"),
-            (e.vectorization in ("sync", "async"), f"vectorization {e.vectorization!r} is not accepted; use sync or async"),
-            (e.dtype in ("float32", "float64"), f"dtype {e.dtype!r} is not accepted; use float32 or float64"),
             (e.workers >= 0, f"workers={e.workers} is not accepted: use 0 (one per CPU core) or more"),
             (e.threads >= 0, f"threads={e.threads} is not accepted: use 0 (torch's default) or more"),
             (n.hidden >= 0, f"hidden={n.hidden} is not accepted: use 0 or more"),
@@ -132,9 +157,6 @@ class Config:
              f"population={w.population} is not accepted with mirrored pairs: use an even number, or --no-mirrored"),
             (w.sigma > 0, f"sigma={w.sigma} is not accepted: use a value > 0"),
             (w.lr > 0, f"lr={w.lr} is not accepted: use a value > 0"),
-            (w.variant in ("smart", "seed"), f"variant {w.variant!r} is not accepted; use smart or seed"),
-            (w.shaping in ("centred_ranks", "zscore", "raw"), f"shaping {w.shaping!r} is not accepted; use centred_ranks, zscore or raw"),
-            (w.optimizer in ("adam", "sgd"), f"optimizer {w.optimizer!r} is not accepted; use adam or sgd"),
             (0 <= w.momentum < 1, f"momentum={w.momentum} is not accepted: use 0 <= momentum < 1"),
             (w.weight_decay >= 0, f"weight_decay={w.weight_decay} is not accepted: use 0 or more"),
             (0 < w.sigma_decay <= 1, f"sigma_decay={w.sigma_decay} is not accepted: use 0 < sigma_decay <= 1"),
@@ -149,7 +171,118 @@ class Config:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        check_twin_kwargs(e.backend, e.env_kwargs)
         check_device(e.device)
+
+
+def check_twin_kwargs(backend: str, env_kwargs: dict | None) -> None:
+    """ConfigError for gym.make arguments given to the twin backend, which builds its task itself."""
+    if env_kwargs and backend == "torch":
+        raise ConfigError(f"env_kwargs {toml_value(env_kwargs)} cannot be given to backend 'torch': a twin takes no gym.make arguments; use backend auto or gym")
+
+
+def field_choices(f: dataclasses.Field) -> list[str] | None:
+    """The values a field accepts, read from the registry its metadata names; None: any value of its type."""
+    where = f.metadata.get("choices")
+    if where is None:
+        return None
+    module, _, name = where.partition(":")
+    return list(getattr(importlib.import_module(module), name))
+
+
+# What each field annotation accepts, as a TOML preset, a resumed state.json or a flag gives it.
+EXPECTED = {
+    "int": "a whole number",
+    "float": "a number",
+    "float | None": "a number (or leave the key out)",
+    "bool": "true or false",
+    "str": "a string",
+    "dict": "a table of gym.make arguments, e.g. { continuous = true }",
+}
+
+
+def typed_value(key: str, kind: str, value: Any, source: str) -> Any:
+    """``value`` as a field of type ``kind`` accepts it (an int where a float is asked becomes a
+    float); ConfigError naming ``key`` ('walk.sigma'), the value and the type otherwise.
+
+    bool is a subclass of int in Python, so ``population = true`` is refused by hand.
+    """
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "float | None" and value is None:
+        return None
+    if kind in ("float", "float | None") and number:
+        return float(value)
+    if (kind == "int" and number and isinstance(value, int)) or (kind == "bool" and isinstance(value, bool)) or (kind == "str" and isinstance(value, str)):
+        return value
+    if kind == "dict" and isinstance(value, dict):
+        for name, item in value.items():
+            if not is_literal(item):
+                raise ConfigError(f"{source}: {key}.{name} = {shown_value(item)} is {kind_of(item)}; expected true/false, a number, a string, an array or a table")
+        return dict(value)
+    raise ConfigError(f"{source}: {key} = {shown_value(value)} is {kind_of(value)}; expected {EXPECTED[kind]}")
+
+
+def is_literal(value: Any) -> bool:
+    """Whether ``value`` is written the same in TOML (config.toml) and JSON (network.json): no null, no dates."""
+    if isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, list):
+        return all(is_literal(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(name, str) and is_literal(item) for name, item in value.items())
+    return False
+
+
+def kind_of(value: Any) -> str:
+    kinds = [(type(None), "null"), (bool, "a boolean"), (int, "a whole number"), (float, "a float"), (str, "a string"), (list, "an array"), (dict, "a table")]
+    return next((name for kind, name in kinds if isinstance(value, kind)), f"a {type(value).__name__}")
+
+
+def shown_value(value: Any) -> str:
+    """``value`` as the user wrote it in TOML (null for JSON's null)."""
+    if value is None:
+        return "null"
+    return toml_value(value) if is_literal(value) else repr(value)
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal of ``value`` (bool, int, float, str, or a list or dict of these)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # Python's float repr (1e-05, inf, nan) is valid TOML
+    if isinstance(value, str):
+        # JSON's escapes are TOML's; TOML also wants DEL escaped
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{toml_key(name)} = {toml_value(item)}" for name, item in value.items())
+        return "{ " + items + " }" if items else "{}"
+    raise ConfigError(f"{value!r} ({type(value).__name__}) cannot be written to TOML: use true/false, a number, a string, an array or a table")
+
+
+def toml_key(name: str) -> str:
+    return name if name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name) else toml_value(name)
+
+
+def parse_key_values(pairs: list[str], flag: str) -> dict[str, Any]:
+    """['continuous=true', 'gravity=-9.5', 'mode=fast'] -> {'continuous': True, 'gravity': -9.5, 'mode': 'fast'}.
+
+    Each value is read as a TOML literal (true, -9.5, [1, 2], "quoted"), and kept as the string
+    typed when it is none; ConfigError for a pair without '=' or a KEY that is not a Python name.
+    """
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"{flag} {pair!r} is not accepted: use KEY=VALUE with a Python name as KEY, e.g. continuous=true gravity=-9.5")
+        try:
+            value = tomllib.loads(f"value = {text}")["value"] if "\n" not in text else text
+        except tomllib.TOMLDecodeError:
+            value = text
+        kwargs[key] = value if is_literal(value) else text  # a date-like word stays the word typed
+    return kwargs
 
 
 def available_devices() -> list[str]:
@@ -196,15 +329,8 @@ def to_toml(data: dict[str, dict[str, Any]]) -> str:
     for section, values in data.items():
         lines.append(f"[{section}]")
         for name, value in values.items():
-            if value is None:
-                continue
-            if isinstance(value, bool):
-                text = "true" if value else "false"
-            elif isinstance(value, (int, float)):
-                text = repr(value)
-            else:
-                text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-            lines.append(f"{name} = {text}")
+            if value is not None:
+                lines.append(f"{name} = {toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
 
@@ -217,12 +343,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             flag = "--" + f.name.replace("_", "-")
             names = [SHORT_FLAGS[f.name], flag] if f.name in SHORT_FLAGS else [flag]
             default = f.default
-            help_text = f.metadata["help"] + ("" if default is None else f" (default: {default})")
-            if isinstance(default, bool):
+            help_text = f.metadata["help"] + ("" if default in (None, dataclasses.MISSING) else f" (default: {default})")
+            if f.type == "bool":
                 group.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            elif f.type == "dict":  # parsed by overrides_from_args, so that a bad pair is one line
+                group.add_argument(*names, dest=f.name, nargs="+", default=None, metavar="KEY=VALUE", help=help_text)
             else:
                 kind = float if f.type in ("float", "float | None") else int if f.type == "int" else str
-                group.add_argument(*names, dest=f.name, type=kind, default=None, metavar=f.name.upper(), help=help_text)
+                # shown as argparse shows choices, {a,b,c}, but checked by Config.validate: argparse's
+                # own refusal prints the whole usage, and a preset's value needs the same check anyway
+                accepted = field_choices(f)
+                metavar = "{" + ",".join(accepted) + "}" if accepted else f.name.upper()
+                group.add_argument(*names, dest=f.name, type=kind, default=None, metavar=metavar, help=help_text)
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -232,5 +364,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         for f in dataclasses.fields(cls):
             value = getattr(args, f.name, None)
             if value is not None:
+                if f.type == "dict":
+                    value = parse_key_values(value, "--" + f.name.replace("_", "-"))
                 data.setdefault(section, {})[f.name] = value
     return data

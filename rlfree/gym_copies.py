@@ -29,11 +29,29 @@ from multiprocessing.connection import Connection
 import gymnasium as gym
 import numpy as np
 
+from rlfree.config import ConfigError
+
 StepArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]
 
 
 class EnvCrashed(RuntimeError):
     """A gymnasium env raised; the message names the env id, the episode's seed and the step."""
+
+
+def make_env(env_id: str, env_kwargs: dict | None = None, **options) -> gym.Env:
+    """``gym.make(env_id, **env_kwargs, **options)``; ConfigError when the env refuses ``env_kwargs``.
+
+    options: rlfree's own arguments (``render_mode``). A TypeError with no env_kwargs given is
+    the env's own bug and keeps its traceback.
+    """
+    try:
+        return gym.make(env_id, **(env_kwargs or {}), **options)
+    except TypeError as err:
+        if not env_kwargs:
+            raise
+        shown = ", ".join(f"{name}={value!r}" for name, value in env_kwargs.items())
+        reason = str(err).split(" was raised from the environment creator")[0]  # gymnasium's suffix repeats the id and kwargs
+        raise ConfigError(f"env {env_id!r} does not take the env_kwargs {shown}: {reason}") from None
 
 
 class EpisodeVectorEnv:
@@ -48,7 +66,7 @@ class EpisodeVectorEnv:
         self.envs: list[gym.Env] = []
         try:
             for _ in range(num_envs):
-                self.envs.append(gym.make(env_id, **(env_kwargs or {})))
+                self.envs.append(make_env(env_id, env_kwargs))
         except BaseException:
             self.close()
             raise
@@ -135,6 +153,8 @@ def _serve(conn: Connection, env_id: str, num_envs: int, env_kwargs: dict | None
                 return
     except EOFError:  # the main process has gone
         return
+    except ConfigError as err:  # the user's env_kwargs: raised again as it is by the main process
+        conn.send(("user_error", str(err)))
     except Exception as err:  # raised again by the main process
         conn.send(("error", str(err) if isinstance(err, EnvCrashed) else f"env {env_id!r}: {type(err).__name__}: {err}"))
     finally:
@@ -186,6 +206,8 @@ class WorkerVectorEnv:
                 status, data = conn.recv()
             except EOFError:
                 status, data = "error", f"env {self.env_id!r}: its worker process died"
+            if status == "user_error":
+                raise ConfigError(data)
             if status == "error":
                 raise EnvCrashed(f"{data} (in a worker process)")
             answers.append(data)

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from rlfree.config import ConfigError
+
 FAST_TANH_MIN_ELEMENTS = 16384
 
 
@@ -60,11 +62,11 @@ class NetworkSpec:
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation {self.activation!r} is not accepted; choose one of {', '.join(ACTIVATIONS)}")
+            raise ConfigError(f"activation {self.activation!r} is not accepted; use one of {', '.join(ACTIVATIONS)}")
         if self.ticks < 1:
-            raise ValueError(f"ticks={self.ticks} is not accepted: a network needs at least 1 tick per step")
+            raise ConfigError(f"ticks={self.ticks} is not accepted: a network needs at least 1 tick per step")
         if self.n_hidden < 0:
-            raise ValueError(f"hidden={self.n_hidden} is not accepted: use 0 or more hidden units")
+            raise ConfigError(f"hidden={self.n_hidden} is not accepted: use 0 or more hidden units")
         if self.n_inputs < 1 or self.n_outputs < 1:
             raise ValueError(f"a network needs inputs and outputs; got {self.n_inputs} inputs, {self.n_outputs} outputs")
 

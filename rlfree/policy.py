@@ -1,28 +1,40 @@
 """A free network wired to a task's spaces: observation -> inputs -> network -> action.
 
 :class:`Policy` is what a checkpoint stores besides the weights: the network's shape, how
-observations are encoded and how outputs become actions, all as JSON (``to_json``), so that a
-saved ``W`` can be run by anyone, in a few lines of numpy, without rlfree.
+observations are encoded, how outputs become actions and the ``gym.make`` arguments of the env
+it was trained on, all as JSON (``to_json``), so that a saved ``W`` can be run by anyone, in a
+few lines of numpy, without rlfree, on the same env.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gymnasium as gym
 import torch
 
+from rlfree.checkpoint import CheckpointError
 from rlfree.config import NetworkConfig
 from rlfree.network import FreeNetwork, NetworkSpec
 from rlfree.spaces import ActionDecoder, ObservationEncoder
 
 POLICY_FORMAT = "rlfree-free-network"
-POLICY_VERSION = 2  # 2: a Box action says its box_mapping (1: always tanh)
+# 2: a Box action says its box_mapping (1: always tanh). 3: env_kwargs, the gym.make arguments
+# (before: none), so that an older rlfree refuses an agent it would replay on another env.
+POLICY_VERSION = 3
 
 # The range of each bounded activation (and of a softmax output): a Box action maps it linearly
 # onto the bounds. Unbounded activations are squashed by tanh instead.
 OUTPUT_RANGES = {"tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0)}
+
+
+def saved_env_kwargs(data: dict) -> dict:
+    """The ``gym.make`` arguments a ``to_json()`` dict records ({} for agents saved before version 3)."""
+    env_kwargs = data.get("env_kwargs", {})
+    if not isinstance(env_kwargs, dict):
+        raise CheckpointError(f"network config has env_kwargs {env_kwargs!r}; expected an object of gym.make arguments")
+    return dict(env_kwargs)
 
 
 @dataclass
@@ -33,6 +45,7 @@ class Policy:
     spec: NetworkSpec
     encoder: ObservationEncoder
     decoder: ActionDecoder
+    env_kwargs: dict = field(default_factory=dict)  # gym.make(env_id, **env_kwargs) is the env it acts in
 
     @classmethod
     def for_spaces(
@@ -47,6 +60,7 @@ class Policy:
         obs_encoding: str = "auto",
         softmax_output: bool = False,
         sequence_output: bool = False,
+        env_kwargs: dict | None = None,
     ) -> "Policy":
         encoder = ObservationEncoder(observation_space, obs_encoding)
         output_range = OUTPUT_RANGES.get("softmax" if softmax_output else activation)
@@ -60,11 +74,14 @@ class Policy:
             softmax_output=softmax_output,
             sequence_output=sequence_output,
         )
-        return cls(env_id, spec, encoder, decoder)
+        return cls(env_id, spec, encoder, decoder, dict(env_kwargs or {}))
 
     @classmethod
-    def from_config(cls, env_id: str, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig) -> "Policy":
-        """The policy a run's ``[network]`` settings describe (``init_scale`` is the walk's to use)."""
+    def from_config(
+        cls, env_id: str, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig, env_kwargs: dict | None = None
+    ) -> "Policy":
+        """The policy a run's ``[network]`` settings describe (``init_scale`` is the walk's to use);
+        env_kwargs: the run's ``[env] env_kwargs``, recorded for replaying the same env."""
         return cls.for_spaces(
             env_id,
             observation_space,
@@ -75,14 +92,15 @@ class Policy:
             obs_encoding=network.obs_encoding,
             softmax_output=network.softmax_output,
             sequence_output=network.sequence_output,
+            env_kwargs=env_kwargs,
         )
 
     @classmethod
     def from_json(cls, data: dict, observation_space: gym.Space, action_space: gym.Space) -> "Policy":
         if data.get("format") != POLICY_FORMAT:
-            raise ValueError(f"network config has format {data.get('format')!r}; expected {POLICY_FORMAT!r}")
+            raise CheckpointError(f"network config has format {data.get('format')!r}; expected {POLICY_FORMAT!r}")
         if not isinstance(data.get("version"), int) or not 1 <= data["version"] <= POLICY_VERSION:
-            raise ValueError(f"network config has version {data.get('version')!r}; this rlfree reads versions 1 to {POLICY_VERSION}")
+            raise CheckpointError(f"network config has version {data.get('version')!r}; this rlfree reads versions 1 to {POLICY_VERSION}")
         network = dict(data["network"])
         encoder = ObservationEncoder(observation_space, data["observation"]["encoding"])
         action = data["action"]
@@ -90,17 +108,18 @@ class Policy:
         decoder = ActionDecoder(action_space, action.get("box_mapping", "tanh"), tuple(action.get("output_range", (-1.0, 1.0))))
         spec = NetworkSpec(**network)
         if spec.n_inputs != encoder.size or spec.n_outputs != decoder.n_outputs:
-            raise ValueError(
+            raise CheckpointError(
                 f"the saved network takes {spec.n_inputs} inputs and gives {spec.n_outputs} outputs, but "
                 f"{data['env_id']} needs {encoder.size} and {decoder.n_outputs}"
             )
-        return cls(data["env_id"], spec, encoder, decoder)
+        return cls(data["env_id"], spec, encoder, decoder, saved_env_kwargs(data))
 
     def to_json(self) -> dict:
         return {
             "format": POLICY_FORMAT,
             "version": POLICY_VERSION,
             "env_id": self.env_id,
+            "env_kwargs": dict(self.env_kwargs),
             "W_shape": [self.spec.n_activations, self.spec.n_columns],
             "W_columns": "[1, observation (encoded), previous activations]",
             "network": self.spec.to_json(),

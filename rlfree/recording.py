@@ -7,22 +7,24 @@ from pathlib import Path
 
 import numpy as np
 
+from rlfree.errors import UserError
+
 FORMATS = (".gif", ".mp4")
 
 
 def check_record_path(path: str | Path) -> Path:
-    """ValueError unless ``path`` ends in .gif or .mp4 and its folder can be written."""
+    """UserError unless ``path`` ends in .gif or .mp4 and its folder can be written."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
-        raise ValueError(f"--record {str(path)!r} is not accepted: the file must end in .gif or .mp4")
+        raise UserError(f"--record {str(path)!r} is not accepted: the file must end in .gif or .mp4")
     if path.suffix.lower() == ".mp4":
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
-            raise ValueError("recording .mp4 needs imageio[ffmpeg]: pip install -e '.[video]' (or record a .gif)") from None
+            raise UserError("recording .mp4 needs imageio[ffmpeg]: pip install -e '.[video]' (or record a .gif)") from None
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise ValueError(f"--record {str(path)!r}: folder {str(folder)!r} does not exist or cannot be written")
+        raise UserError(f"--record {str(path)!r}: folder {str(folder)!r} does not exist or cannot be written")
     return path
 
 

@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from rlfree.batched import BatchedEnv
+from rlfree.config import ConfigError
 
 TwinFactory = Callable[..., BatchedEnv]
 _TWINS: dict[str, TwinFactory | str] = {}  # id -> twin class, or "module:Class" imported on first use
@@ -60,8 +61,8 @@ def twin_factory(env_id: str) -> TwinFactory | None:
 
 
 def make_twin(env_id: str, num_envs: int, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, **kwargs) -> BatchedEnv:
-    """Build the twin of ``env_id`` with ``num_envs`` copies; ValueError if none is registered."""
+    """Build the twin of ``env_id`` with ``num_envs`` copies; ConfigError if none is registered."""
     factory = twin_factory(env_id)
     if factory is None:
-        raise ValueError(f"env id {env_id!r} has no batched twin; twins exist for: {', '.join(registered_twins())}")
+        raise ConfigError(f"env id {env_id!r} has no batched twin; twins exist for: {', '.join(registered_twins())}")
     return factory(num_envs=num_envs, device=device, dtype=dtype, **kwargs)

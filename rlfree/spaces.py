@@ -29,8 +29,10 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from rlfree.errors import UserError
 
-class UnsupportedSpaceError(ValueError):
+
+class UnsupportedSpaceError(UserError, ValueError):
     """A gymnasium space that a free network cannot read or drive."""
 
 

@@ -22,6 +22,7 @@ from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, tor
 from rlfree.board import GenerationRecord
 from rlfree.checkpoint import Checkpoint, save_checkpoint
 from rlfree.config import Config, ConfigError, to_toml
+from rlfree.errors import UserError
 from rlfree.evaluate import evaluate
 from rlfree.optimiser import make_optimiser
 from rlfree.policy import Policy
@@ -31,7 +32,7 @@ from rlfree.vector import GymVectorEnv, has_vector_entry_point
 TARGET_CHECK_EPISODES = 100
 
 
-class RunFolderError(OSError):
+class RunFolderError(UserError, OSError):
     """The run folder cannot be made or written."""
 
 

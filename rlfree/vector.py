@@ -25,13 +25,17 @@ import numpy as np
 import torch
 from gymnasium.envs.registration import load_env_creator
 
+from rlfree.config import ConfigError
+from rlfree.errors import UserError
 from rlfree.gym_copies import EpisodeVectorEnv, WorkerVectorEnv, workers_ignore_ctrl_c
 from rlfree.spaces import to_numpy_action
 
 VECTORIZATIONS = ("sync", "async", "vector_entry_point", "gymnasium_sync", "gymnasium_async")
+# The ones a training run accepts: the others are whole-policy checks and bench.py's alternatives.
+TRAINING_VECTORIZATIONS = VECTORIZATIONS[:2]
 
 
-class MissingDependencyError(ValueError):
+class MissingDependencyError(UserError, ValueError):
     """The env's module needs a package that is not installed; the message says which."""
 
 
@@ -65,9 +69,9 @@ class GymVectorEnv:
         env_kwargs: dict | None = None,
         workers: int = 0,
     ):
-        """workers: processes of ``"async"`` (0: one per CPU core)."""
+        """workers: processes of ``"async"`` (0: one per CPU core); env_kwargs: arguments of every ``gym.make``."""
         if vectorization not in VECTORIZATIONS:
-            raise ValueError(f"vectorization {vectorization!r} is not accepted; use {', '.join(VECTORIZATIONS)}")
+            raise ConfigError(f"vectorization {vectorization!r} is not accepted; use one of {', '.join(VECTORIZATIONS)}")
         self.env_id = env_id
         self.vectorization = vectorization
         self._interrupted = False

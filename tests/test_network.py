@@ -8,7 +8,8 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from rlfree.checkpoint import save_checkpoint
+from rlfree.checkpoint import CheckpointError, save_checkpoint
+from rlfree.config import ConfigError
 from rlfree.network import ACTIVATIONS, FreeNetwork, NetworkSpec
 from rlfree.policy import Policy
 from rlfree.spaces import ActionDecoder, ObservationEncoder, UnsupportedSpaceError
@@ -135,7 +136,7 @@ def test_network_rejects_params_of_the_wrong_length():
     [({"activation": "swish"}, "tanh"), ({"ticks": 0}, "ticks=0"), ({"n_hidden": -1}, "hidden=-1")],
 )
 def test_network_spec_rejects_impossible_options(kwargs, words):
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises(ConfigError, match=words):
         NetworkSpec(n_inputs=2, n_outputs=1, **kwargs)
 
 
@@ -315,15 +316,15 @@ def test_agents_saved_before_box_mapping_keep_their_tanh_actions():
 
 def test_agent_from_a_newer_rlfree_is_refused_by_name():
     policy, obs_space, act_space = cartpole_policy()
-    with pytest.raises(ValueError, match="has version 3; this rlfree reads versions 1 to 2"):
-        Policy.from_json({**policy.to_json(), "version": 3}, obs_space, act_space)
+    with pytest.raises(CheckpointError, match="has version 4; this rlfree reads versions 1 to 3"):
+        Policy.from_json({**policy.to_json(), "version": 4}, obs_space, act_space)
 
 
 def test_policy_from_json_rejects_foreign_or_mismatched_configs():
     policy, obs_space, act_space = cartpole_policy()
-    with pytest.raises(ValueError, match="expected 'rlfree-free-network'"):
+    with pytest.raises(CheckpointError, match="expected 'rlfree-free-network'"):
         Policy.from_json({**policy.to_json(), "format": "other"}, obs_space, act_space)
-    with pytest.raises(ValueError, match="takes 4 inputs and gives 2 outputs, but CartPole-v1 needs 5 and 2"):
+    with pytest.raises(CheckpointError, match="takes 4 inputs and gives 2 outputs, but CartPole-v1 needs 5 and 2"):
         Policy.from_json(policy.to_json(), spaces.Box(-1, 1, (5,)), spaces.Discrete(2))
 
 

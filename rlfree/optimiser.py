@@ -9,7 +9,7 @@ as if never stopped. :data:`VARIANTS` names the implementations the config's ``v
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -17,6 +17,7 @@ from rlfree.config import WalkConfig
 from rlfree.walk import FaithfulRandomWalk, SmartRandomWalk
 
 
+@runtime_checkable
 class Optimiser(Protocol):
     rows: int  # parameter vectors per generation
     generation: int  # generations told so far

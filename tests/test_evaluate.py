@@ -8,8 +8,8 @@ from gymnasium import spaces
 
 from rlfree.registry import make_twin
 from rlfree.evaluate import evaluate
-from rlfree.seeding import HELDOUT_SEED_RANGE, TRAIN_SEED_RANGE, episode_seeds
 from rlfree.policy import Policy
+from rlfree.seeding import episode_seeds
 from rlfree.vector import GymVectorEnv
 
 COUNTDOWN_ID = "rlfree_test/Countdown-v0"
@@ -205,36 +205,6 @@ def test_gymnasium_start_states_depend_on_the_seed_only():
         env.close()
     assert torch.equal(obs[0], obs[1]) and torch.equal(obs[0], obs[3])
     assert not torch.equal(obs[0], obs[2])
-
-
-# -- episode seeds -----------------------------------------------------------------------------
-def test_episode_seeds_are_deterministic():
-    a = episode_seeds(3, 17, 50)
-    assert a.dtype == torch.int64 and a.shape == (50,)
-    assert torch.equal(a, episode_seeds(3, 17, 50))
-    assert not torch.equal(a, episode_seeds(3, 18, 50))
-    assert not torch.equal(a, episode_seeds(4, 17, 50))
-
-
-def test_train_seeds_and_heldout_seeds_come_from_disjoint_ranges():
-    assert TRAIN_SEED_RANGE == (0, 2**30) and HELDOUT_SEED_RANGE == (2**30, 2**31)
-    train = torch.cat([episode_seeds(0, g, 100, "train") for g in range(20)])
-    assert int(train.min()) >= 0 and int(train.max()) < 2**30
-    for purpose in ("eval", "check"):
-        heldout = torch.cat([episode_seeds(0, g, 100, purpose) for g in range(20)])
-        assert int(heldout.min()) >= 2**30 and int(heldout.max()) < 2**31
-
-
-def test_purposes_give_different_seeds():
-    train, evaluation, check = (episode_seeds(1, 5, 100, p) for p in ("train", "eval", "check"))
-    assert not set(train.tolist()) & set(evaluation.tolist())
-    assert not torch.equal(evaluation, check)
-    assert len(set(evaluation.tolist()) & set(check.tolist())) < 3
-
-
-def test_unknown_seed_purpose_is_an_error():
-    with pytest.raises(KeyError):
-        episode_seeds(0, 0, 3, "test")
 
 
 def test_twin_evaluation_makes_no_host_copies_in_the_step_loop(monkeypatch):

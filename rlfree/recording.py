@@ -10,6 +10,17 @@ import numpy as np
 from rlfree.errors import UserError
 
 FORMATS = (".gif", ".mp4")
+MACRO_BLOCK = 16  # px: most H.264 players decode frames made of whole 16 x 16 macro-blocks
+
+
+def padded_to_blocks(frame: np.ndarray, block: int = MACRO_BLOCK) -> np.ndarray:
+    """frame (H, W, 3) -> (H', W', 3), H' and W' the next multiples of ``block``, the edge pixels repeated.
+
+    imageio would otherwise stretch the frame to those sizes and warn about it: padding keeps
+    every pixel as the env drew it (CartPole's 600 x 400 becomes 608 x 400).
+    """
+    pad = ((0, -frame.shape[0] % block), (0, -frame.shape[1] % block), (0, 0))
+    return np.pad(frame, pad, mode="edge") if pad[0][1] or pad[1][1] else frame
 
 
 def check_record_path(path: str | Path) -> Path:
@@ -58,7 +69,9 @@ class FrameRecorder:
         else:
             import imageio.v2 as imageio
 
-            imageio.mimwrite(tmp, self.frames, fps=self.fps)
+            with imageio.get_writer(tmp, fps=self.fps, macro_block_size=MACRO_BLOCK) as writer:
+                for frame in self.frames:  # one padded copy at a time
+                    writer.append_data(padded_to_blocks(frame))
         os.replace(tmp, self.path)
         self.frames_written = len(self.frames)
         return self.path

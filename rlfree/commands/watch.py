@@ -10,16 +10,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 
 from rlfree.agent import load_agent
 from rlfree.cli import shown_path, user_errors
 from rlfree.coevolve import is_duel, load_duel_agent
+from rlfree.errors import UserError
 from rlfree.recording import FrameRecorder, check_record_path
 from rlfree.shipped import shipped_agent_path
 
@@ -51,36 +57,104 @@ def agent_path(args: argparse.Namespace) -> Path:
     if args.env:
         shipped = shipped_agent_path(args.env)
         if not ((shipped / "W.npy").is_file() or is_duel(shipped)):
-            raise ValueError(f"no agent is shipped for env {args.env!r} (looked in {shipped}); train one with rlfree train --env {args.env}")
+            raise UserError(f"no agent is shipped for env {args.env!r} (looked in {shipped}); train one with rlfree train --env {args.env}")
         return shipped
-    raise ValueError("give a run folder or checkpoint folder, or --env ID for a shipped agent")
+    raise UserError("give a run folder or checkpoint folder, or --env ID for a shipped agent")
+
+
+def render_modes(env_id: str) -> list[str] | None:
+    """The render modes the env's class declares, read without making an env (None: it declares none)."""
+    entry_point = gym.spec(env_id).entry_point
+    creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+    metadata = getattr(creator, "metadata", None)
+    return None if metadata is None else list(metadata.get("render_modes") or [])
+
+
+def can_render(mode: str, modes: list[str]) -> bool:
+    # gym.make shows an rgb_array-only env in a window itself (its HumanRendering wrapper)
+    return mode in modes or (mode == "human" and bool({"rgb_array", "rgb_array_list"} & set(modes)))
+
+
+def check_render_modes(env_id: str, render: str, record: str | None) -> None:
+    """UserError naming the env's render modes when it cannot render what was asked
+    (``--render human``/``ansi``, or rgb_array frames for ``--record``)."""
+    modes = render_modes(env_id)
+    if modes is None:  # a plain function as entry point: gym.make cannot tell either
+        return
+    asked = ([(render, f"--render {render}")] if render in ("human", "ansi") else []) + ([("rgb_array", "--record")] if record else [])
+    for mode, flag in asked:
+        if not can_render(mode, modes):
+            has = f"render modes {', '.join(map(repr, modes))}" if modes else "no render modes"
+            ways = [f"--render {m}" for m in ("human", "ansi") if can_render(m, modes)] + (["--record FILE.gif"] if "rgb_array" in modes else [])
+            raise UserError(f"{flag} needs render mode {mode!r}, and env {env_id!r} has {has}; use {' or '.join([*ways, '--no-render'])}")
+
+
+@contextlib.contextmanager
+def quiet_sdl(render: str):
+    """SDL settings for this command only, so that pygame (the classic-control renderers) prints
+    neither "XDG_RUNTIME_DIR is invalid or not set in the environment" nor ALSA's lines.
+
+    SDL's Wayland video driver says the first when the variable is unset, its audio drivers say
+    the second on a machine without a sound card. Frames drawn off-screen (rgb_array) need no
+    video or audio driver, so both are SDL's 'dummy'; a window needs the real video driver, which
+    gets a private runtime folder when the session has no usable one. Variables the user set are
+    kept, and all are put back when the command ends.
+    """
+    settings = {"SDL_AUDIODRIVER": "dummy"}  # no env here plays sound
+    runtime_dir = None
+    if render != "human":
+        settings["SDL_VIDEODRIVER"] = "dummy"
+    elif not os.path.isdir(os.environ.get("XDG_RUNTIME_DIR", "")):
+        runtime_dir = tempfile.mkdtemp(prefix="rlfree-runtime-")  # mode 0700, as the XDG spec asks
+        settings["XDG_RUNTIME_DIR"] = runtime_dir
+    previous = {name: os.environ.get(name) for name in settings}
+    for name, value in settings.items():
+        if name == "XDG_RUNTIME_DIR" or name not in os.environ:
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if runtime_dir is not None:
+            shutil.rmtree(runtime_dir, ignore_errors=True)
 
 
 def main(argv=None, prog: str | None = None) -> int:
     prog = prog or "rlfree watch"
     args = parse_args(argv, prog)
-    with user_errors(prog):
-        if args.episodes < 1:
-            raise ValueError(f"--episodes {args.episodes} is not accepted: use 1 or more")
-        path = agent_path(args)
-        agent = load_duel_agent(path, args.cat) if args.cat or is_duel(path) else load_agent(path)
-        render = args.render
-        if render == "human" and not has_display():
-            raise ValueError("--render human needs a display and none was found; use --record run.gif (or --render ansi, --no-render)")
-        if render is None:
-            render = "human" if has_display() and not args.record else "none"
-        if args.record:
-            check_record_path(args.record)
-        print(f"agent: {shown_path(agent.source)}{f'  against the cat of {args.cat}' if args.cat else ''}  (env {agent.env_id})")
-        returns = play_episodes(agent, args, render)
+    try:
+        with user_errors(prog):
+            if args.episodes < 1:
+                raise UserError(f"--episodes {args.episodes} is not accepted: use 1 or more")
+            path = agent_path(args)
+            agent = load_duel_agent(path, args.cat) if args.cat or is_duel(path) else load_agent(path)
+            render = args.render
+            if render == "human" and not has_display():
+                raise UserError("--render human needs a display and none was found; use --record run.gif (or --render ansi, --no-render)")
+            if render is None:
+                modes = render_modes(agent.env_id)
+                window = has_display() and not args.record and (modes is None or can_render("human", modes))
+                render = "human" if window else "none"
+            check_render_modes(agent.env_id, render, args.record)
+            if args.record:
+                check_record_path(args.record)
+            print(f"agent: {shown_path(agent.source)}{f'  against the cat of {args.cat}' if args.cat else ''}  (env {agent.env_id})")
+            with quiet_sdl(render):
+                returns = play_episodes(agent, args, render)
+    except KeyboardInterrupt:
+        # play_episodes has closed its envs and windows on the way out; a traceback would say nothing
+        print("\ninterrupted", flush=True)
+        return 130
     mean, std = float(np.mean(returns)), float(np.std(returns))
     print(f"mean return {mean:.2f} ± {std:.2f} over {len(returns)} episodes")
     return 0
 
 
 def play_episodes(agent, args: argparse.Namespace, render: str) -> list[float]:
-    import gymnasium as gym
-
     seeds = [args.seed + i for i in range(args.episodes)]
     if render == "none" and not args.record:
         returns = agent.score(seeds).tolist()
@@ -89,14 +163,20 @@ def play_episodes(agent, args: argparse.Namespace, render: str) -> list[float]:
         return returns
 
     render_mode = {"human": "human", "ansi": "ansi"}.get(render, "rgb_array")
-    env = gym.make(agent.env_id, render_mode=render_mode)
-    fps = args.fps or env.metadata.get("render_fps", 30)
-    recorder = FrameRecorder(args.record, fps) if args.record else None
-    side_env = gym.make(agent.env_id, render_mode="rgb_array") if recorder and render_mode != "rgb_array" else None
-    # episodes after the recorded ones need no pixels when nothing is shown live
-    plain_env = gym.make(agent.env_id) if render_mode == "rgb_array" else env
+    envs: list[gym.Env] = []  # all closed on the way out, windows included, whatever ends the episodes
+
+    def opened(env: gym.Env) -> gym.Env:
+        envs.append(env)
+        return env
+
     returns = []
     try:
+        env = opened(agent.make_env(render_mode))
+        fps = args.fps or env.metadata.get("render_fps", 30)
+        recorder = FrameRecorder(args.record, fps) if args.record else None
+        side_env = opened(agent.make_env("rgb_array")) if recorder and render_mode != "rgb_array" else None
+        # episodes after the recorded ones need no pixels when nothing is shown live
+        plain_env = opened(agent.make_env()) if render_mode == "rgb_array" else env
         for i, seed in enumerate(seeds):
             recording = recorder is not None and i < args.record_episodes
 
@@ -119,7 +199,7 @@ def play_episodes(agent, args: argparse.Namespace, render: str) -> list[float]:
             returns.append(value)
             print(f"episode {i + 1:>4}  seed {seed}  return {value:.2f}  length {length}")
     finally:
-        for e in {id(x): x for x in (env, plain_env, side_env) if x is not None}.values():
+        for e in envs:
             e.close()
     if recorder is not None:
         path = recorder.save()

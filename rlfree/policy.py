@@ -101,12 +101,15 @@ class Policy:
             raise CheckpointError(f"network config has format {data.get('format')!r}; expected {POLICY_FORMAT!r}")
         if not isinstance(data.get("version"), int) or not 1 <= data["version"] <= POLICY_VERSION:
             raise CheckpointError(f"network config has version {data.get('version')!r}; this rlfree reads versions 1 to {POLICY_VERSION}")
-        network = dict(data["network"])
-        encoder = ObservationEncoder(observation_space, data["observation"]["encoding"])
-        action = data["action"]
-        # agents saved before box_mapping existed squashed every Box output with tanh
-        decoder = ActionDecoder(action_space, action.get("box_mapping", "tanh"), tuple(action.get("output_range", (-1.0, 1.0))))
-        spec = NetworkSpec(**network)
+        try:  # a hand-edited or damaged file: one line naming what is wrong, not a traceback
+            encoder = ObservationEncoder(observation_space, data["observation"]["encoding"])
+            action = data["action"]
+            # agents saved before box_mapping existed squashed every Box output with tanh
+            decoder = ActionDecoder(action_space, action.get("box_mapping", "tanh"), tuple(action.get("output_range", (-1.0, 1.0))))
+            spec = NetworkSpec(**data["network"])
+        except (KeyError, TypeError, ValueError) as err:
+            detail = f"no {err}" if isinstance(err, KeyError) else str(err)
+            raise CheckpointError(f"network config of {data.get('env_id')!r} cannot be used: {detail}") from None
         if spec.n_inputs != encoder.size or spec.n_outputs != decoder.n_outputs:
             raise CheckpointError(
                 f"the saved network takes {spec.n_inputs} inputs and gives {spec.n_outputs} outputs, but "

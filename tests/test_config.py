@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -23,7 +24,7 @@ from rlfree.config import Config, ConfigError, add_arguments, parse_key_values, 
 from rlfree.errors import UserError
 from rlfree.policy import Policy
 from rlfree.spaces import UnsupportedSpaceError
-from rlfree.trainer import RunFolderError
+from rlfree.run_loop import RunFolderError
 from rlfree.vector import GymVectorEnv, MissingDependencyError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,22 +114,31 @@ def cartpole_policy(**kw) -> Policy:
     return Policy.for_spaces("CartPole-v1", env.observation_space, env.action_space, hidden=1, ticks=1, activation="tanh", **kw)
 
 
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A one-generation CartPole-v1 run, to resume."""
+    logdir = tmp_path_factory.mktemp("runs")
+    args = ["--env", "CartPole-v1", "-n", "1", "--population", "8", "--eval-episodes", "2", "--target", "1e9", "--logdir", str(logdir)]
+    assert train_command.main(args, prog="train.py") == 0
+    (run_dir,) = logdir.iterdir()
+    return run_dir
+
+
 @pytest.mark.parametrize(
     "walk, line",
     [({"sigma": None}, "walk.sigma = null is null; expected a number"), ({"population": "8"}, 'walk.population = "8" is a string; expected a whole number')],
     ids=["null-sigma", "string-population"],
 )
-def test_a_resumed_state_json_of_the_wrong_type_is_one_line(tmp_path, capsys, walk, line):
-    policy = cartpole_policy()
-    config = Config().to_dict()
-    config["walk"].update(walk)
-    folder = save_checkpoint(
-        tmp_path / "checkpoints" / "latest", W=np.zeros(policy.to_json()["W_shape"]), network=policy.to_json(), walk={},
-        state={"generation": 1, "config": config},
-    )
+def test_a_resumed_state_json_of_the_wrong_type_is_one_line(tmp_path, capsys, finished_run, walk, line):
+    run_dir = tmp_path / finished_run.name
+    shutil.copytree(finished_run, run_dir)
+    state_path = run_dir / "checkpoints" / "latest" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["config"]["walk"].update(walk)
+    state_path.write_text(json.dumps(state))
     with pytest.raises(SystemExit) as exit_info:
-        train_command.main(["--resume", str(folder)], prog="train.py")
-    assert one_error_line(capsys, exit_info) == f"train.py: error: {folder / 'state.json'}: {line}"
+        train_command.main(["--resume", str(run_dir)], prog="train.py")
+    assert one_error_line(capsys, exit_info) == f"train.py: error: {state_path}: {line}"
 
 
 # -- choices from the registries -------------------------------------------------------------------
@@ -263,6 +273,22 @@ def test_an_agent_saved_without_env_kwargs_plays_the_plain_env(tmp_path):
     folder = save_checkpoint(tmp_path / "agent", W=np.zeros(network["W_shape"]), network=network, walk={}, state={})
     agent = load_agent(folder)
     assert agent.env_kwargs == {} and agent.policy.env_kwargs == {}
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [(lambda n: n["action"].update(box_mapping="cubic"), "box mapping 'cubic' is not accepted"),
+     (lambda n: n["network"].update(colour="red"), "unexpected keyword argument 'colour'"),
+     (lambda n: n.pop("observation"), "no 'observation'")],
+    ids=["box-mapping", "unknown-key", "missing-key"],
+)
+def test_a_damaged_network_json_is_one_checkpoint_error(tmp_path, change, words):
+    network = cartpole_policy().to_json()
+    change(network)
+    folder = save_checkpoint(tmp_path / "agent", W=np.zeros(network["W_shape"]), network=network, walk={}, state={})
+    with pytest.raises(CheckpointError, match="network config of 'CartPole-v1' cannot be used: ") as info:
+        load_agent(folder)
+    assert words in str(info.value)
 
 
 def test_a_run_with_env_kwargs_records_them_and_its_agent_replays_them(tmp_path):

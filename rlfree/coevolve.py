@@ -27,7 +27,8 @@ duel env, so the ordinary rollout (:func:`rlfree.evaluate.evaluate`) and playbac
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,19 +37,72 @@ from gymnasium import spaces
 
 from rlfree.agent import Agent
 from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, torch_settings
-from rlfree.board import YARDSTICK, DuelRecord
-from rlfree.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from rlfree.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from rlfree.config import Config, ConfigError
-from rlfree.evaluate import Rollout, evaluate
+from rlfree.evaluate import Rollout
+from rlfree.evaluator import LocalEvaluator
 from rlfree.network import FreeNetwork
 from rlfree.optimiser import make_optimiser
 from rlfree.policy import Policy
+from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
 from rlfree.seeding import episode_seeds, weights_generator
-from rlfree.trainer import RunFolderError, RunResult
 
 DUEL_ENV_ID = "rlfree/CatMouseDuel-v0"
 SIDES = ("mouse", "cat")
 SNAPSHOTS = (10, 100, 1000)  # generations whose centres are kept, as checkpoints/gen<G>/
+YARDSTICK = 10  # the earlier generation the centres are measured against
+
+
+def _tag(tag: str):
+    """A record field logged to TensorBoard under ``tag``."""
+    return field(default=None, metadata={"tag": tag})
+
+
+@dataclass
+class DuelRecord:
+    """What one generation of co-evolution did; None where a figure was not measured.
+
+    A field's ``tag`` is its TensorBoard tag; the x axis is the generation.
+    """
+
+    STEP = "generation"
+
+    generation: int
+    env_steps: int
+    episodes: int = field(metadata={"tag": "time/episodes"})  # games played so far, evaluations included
+    mouse_return: float = field(metadata={"tag": "coevolve/mouse_return"})  # mean over the mouse population (vs the cat centre)
+    cat_return: float = field(metadata={"tag": "coevolve/cat_return"})  # mean over the cat population (vs the mouse centre); = - mouse's
+    mouse_sigma: float = field(metadata={"tag": "walk/mouse_sigma"})
+    cat_sigma: float = field(metadata={"tag": "walk/cat_sigma"})
+    mouse_step_norm: float = field(metadata={"tag": "walk/mouse_step_norm"})
+    cat_step_norm: float = field(metadata={"tag": "walk/cat_step_norm"})
+    steps_per_second: float = field(metadata={"tag": "time/fps"})
+    elapsed: float
+    centre_mouse_return: float | None = _tag("coevolve/centre_mouse_return")  # centre vs centre, held-out games
+    capture_rate: float | None = _tag("coevolve/capture_rate")
+    game_length: float | None = _tag("coevolve/game_length")
+    mouse_vs_early_cat_return: float | None = _tag(f"coevolve/mouse_vs_cat_gen{YARDSTICK}_return")  # mouse centre vs the cat of generation YARDSTICK
+    cat_vs_early_mouse_capture_rate: float | None = _tag(f"coevolve/cat_vs_mouse_gen{YARDSTICK}_capture_rate")  # cat centre vs the mouse of then
+    early_mouse_return: float | None = _tag(f"coevolve/gen{YARDSTICK}_vs_gen{YARDSTICK}_return")  # the two of generation YARDSTICK, the same games
+    early_capture_rate: float | None = _tag(f"coevolve/gen{YARDSTICK}_vs_gen{YARDSTICK}_capture_rate")
+
+    HEADER = (
+        f"{'gen':>6} {'games':>10} {'mouse pop':>9} {'cat pop':>8} {'caught':>7} {'length':>6} "
+        f"{f'M vs C{YARDSTICK}':>9} {f'C vs M{YARDSTICK}':>9} {f'{YARDSTICK} vs {YARDSTICK}':>15} {'elapsed':>8}"
+    )
+
+    def line(self) -> str:
+        """The console line: population returns, capture rate, and the yardstick matches."""
+        baseline = f"{_fmt(self.early_mouse_return, 6, '.2f')} {_fmt(self.early_capture_rate, 8, '.1%')}"
+        return (
+            f"{self.generation:>6} {self.episodes:>10,} {self.mouse_return:>9.2f} {self.cat_return:>8.2f} {_fmt(self.capture_rate, 7, '.1%')} "
+            f"{_fmt(self.game_length, 6)} {_fmt(self.mouse_vs_early_cat_return, 9, '.2f')} {_fmt(self.cat_vs_early_mouse_capture_rate, 9, '.1%')} "
+            f"{baseline} {self.elapsed:>7.1f}s"
+        )
+
+
+def _fmt(value: float | None, width: int, spec: str = ".1f") -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
 
 
 def side_spaces(side: str) -> tuple[spaces.Box, spaces.Discrete]:
@@ -164,137 +218,87 @@ def load_duel_agent(mouse: str | Path, cat: str | Path | None = None, which: str
 
 # --------------------------------------------------------------------------------------------
 class CoevolutionTrainer:
-    """Owns a cat-versus-mouse run: two walks, one batched duel env, counters, observers.
+    """The algorithm of a cat-versus-mouse run: two walks, one batched duel env.
 
-    The same interface as :class:`rlfree.trainer.Trainer` (``run() -> RunResult``); both
-    walks take their settings from ``config.walk`` and both networks from ``config.network``.
-    There is no target: the run lasts ``config.run.generations``.
+    Both walks take their settings from ``config.walk`` and both networks from
+    ``config.network``. There is no target: the run lasts ``config.run.generations``.
     """
 
-    def __init__(self, config: Config, run_dir: Path, observers: list | None = None, checkpoint: Checkpoint | None = None):
+    def __init__(self, config: Config):
         config.validate()
         self.config = config
-        self.run_dir = run_dir
-        self.observers = list(observers or [])
         self.env_id = resolve_env_id(config.env.env)
         if self.env_id != DUEL_ENV_ID:
             raise ConfigError(f"co-evolution needs env {DUEL_ENV_ID!r} (a cat and a mouse acting at once); got {self.env_id!r}")
-        self.backend = choose_backend(self.env_id, config.env.backend)
-        self.device, self.dtype = torch_settings(config.env)
+        env, net, run = config.env, config.network, config.run
+        self.backend = choose_backend(self.env_id, env.backend, env.env_kwargs)
+        self.device, self.dtype = torch_settings(env)
         self.target = None
-        net, run = config.network, config.run
         sides = {}
         for i, side in enumerate(SIDES):
             policy = Policy.from_config(self.env_id, *side_spaces(side), net)
-            generator = weights_generator(run.seed * 2 + i)
-            centre = policy.initial_params(generator, net.init_scale, self.dtype).to(self.device)
+            centre = policy.initial_params(weights_generator(run.seed * 2 + i), net.init_scale, self.dtype).to(self.device)
             # the cat's perturbations come from another seed, or both sides would share their noise
             sides[side] = (policy, make_optimiser(config.walk, centre, run.seed * 2 + i))
         self.policy = DuelPolicy(sides["mouse"][0], sides["cat"][0])
         self.walks = {side: walk for side, (_, walk) in sides.items()}
-        self.train_env = self._make_env(2 * self.walks["mouse"].rows * run.episodes)
-        self.eval_env = None
-        self.env_steps = 0
-        self.episodes = 0
-        self.elapsed = 0.0
+        self.evaluator = LocalEvaluator(self.policy, functools.partial(
+            make_batched_env, self.env_id, backend=self.backend, device=self.device, dtype=self.dtype,
+            vectorization=env.vectorization, workers=env.workers, env_kwargs=env.env_kwargs,
+        ))
+        self.evaluator.env(2 * self.walks["mouse"].rows * run.episodes)  # made now, so a bad setting fails before the run
         self.early: dict[str, torch.Tensor] = {}  # side -> (1, D) centre of generation YARDSTICK
-        if checkpoint is not None:
-            self._restore(checkpoint)
-        self._snapshot = self._walk_states()
-
-    def _make_env(self, num_envs: int):
-        env = self.config.env
-        return make_batched_env(
-            self.env_id, num_envs, self.backend, device=self.device, dtype=self.dtype, vectorization=env.vectorization, workers=env.workers
-        )
-
-    @property
-    def generation(self) -> int:
-        return self.walks["mouse"].generation
 
     def centres(self) -> dict[str, torch.Tensor]:
         return {side: walk.centre[None] for side, walk in self.walks.items()}
 
-    # -- the loop -------------------------------------------------------------------------------
-    def run(self) -> RunResult:
-        interrupted = False
-        try:
-            while self.generation < self.config.run.generations:
-                self.train_generation()
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            self.save("latest", self._snapshot)
-            for env in (self.train_env, self.eval_env):
-                if env is not None:
-                    env.close()
-            for observer in self.observers:
-                observer.close()
-        return RunResult(self.run_dir, self.generation, self.env_steps, self.episodes, self.elapsed, False, interrupted, None, None)
-
-    def train_generation(self) -> DuelRecord:
-        """One generation: ask both, play mice vs the cat centre and cats vs the mouse centre, tell both."""
+    # -- one generation -------------------------------------------------------------------------
+    def generation(self, state: RunState) -> Generation:
+        """Ask both, play mice vs the cat centre and cats vs the mouse centre, tell both, record."""
         run = self.config.run
         started = time.perf_counter()
-        generation = self.generation
         mice, cats = self.walks["mouse"].ask(), self.walks["cat"].ask()
         centres = self.centres()
-        mouse_side = self.policy.join(mice, centres["cat"].expand(mice.shape[0], -1))
-        cat_side = self.policy.join(centres["mouse"].expand(cats.shape[0], -1), cats)
-        rollout = evaluate(
-            self.policy, torch.cat([mouse_side, cat_side]), self.train_env, episode_seeds(run.seed, generation, run.episodes), max_steps=run.horizon or None
-        )
-        mouse_returns, cat_returns = rollout.returns[: mice.shape[0]], -rollout.returns[mice.shape[0] :]
+        mouse_side = self.policy.join(mice, centres["cat"].expand(len(mice), -1))
+        cat_side = self.policy.join(centres["mouse"].expand(len(cats), -1), cats)
+        seeds = episode_seeds(run.seed, state.generation, run.episodes)
+        rollout = self.evaluator.evaluate(torch.cat([mouse_side, cat_side]), seeds, max_steps=run.horizon or None)
+        mouse_returns, cat_returns = rollout.returns[: len(mice)], -rollout.returns[len(mice) :]
         mouse_stats = self.walks["mouse"].tell(mouse_returns)
         cat_stats = self.walks["cat"].tell(cat_returns)
-        steps, self.episodes = rollout.env_steps, self.episodes + rollout.lengths.numel()
+        generation = self.walks["mouse"].generation
+        steps = rollout.env_steps
+        state.episodes += rollout.lengths.numel()
         figures = {}
-        if self.generation % run.eval_freq == 0:
-            figures, eval_steps = self.evaluate_centres(generation)
+        if generation % run.eval_freq == 0:
+            figures, eval_steps, eval_games = self.evaluate_centres(state.generation)
             steps += eval_steps
-        self.env_steps += steps
+            state.episodes += eval_games
         seconds = time.perf_counter() - started
-        self.elapsed += seconds
-        if self.generation == YARDSTICK:
+        state.generation, state.env_steps, state.elapsed = generation, state.env_steps + steps, state.elapsed + seconds
+        if generation == YARDSTICK:
             self.early = {side: centre.clone() for side, centre in self.centres().items()}
-        self._snapshot = self._walk_states()
         record = DuelRecord(
-            generation=self.generation,
-            env_steps=self.env_steps,
-            episodes=self.episodes,
-            mouse_return=float(mouse_returns.to(torch.float64).mean()),
-            cat_return=float(cat_returns.to(torch.float64).mean()),
-            mouse_sigma=self.walks["mouse"].sigma,
-            cat_sigma=self.walks["cat"].sigma,
-            mouse_step_norm=mouse_stats["step_norm"],
-            cat_step_norm=cat_stats["step_norm"],
-            steps_per_second=steps / max(seconds, 1e-9),
-            elapsed=self.elapsed,
-            **figures,
+            generation=generation, env_steps=state.env_steps, episodes=state.episodes,
+            mouse_return=float(mouse_returns.to(torch.float64).mean()), cat_return=float(cat_returns.to(torch.float64).mean()),
+            mouse_sigma=self.walks["mouse"].sigma, cat_sigma=self.walks["cat"].sigma,
+            mouse_step_norm=mouse_stats["step_norm"], cat_step_norm=cat_stats["step_norm"],
+            steps_per_second=steps / max(seconds, 1e-9), elapsed=state.elapsed, **figures,
         )
-        if self.generation in SNAPSHOTS:
-            self.save(f"gen{self.generation}", self._snapshot)
-        if self.generation % run.save_freq == 0:
-            self.save("latest", self._snapshot)
-        for observer in self.observers:
-            observer.on_generation(record)
-        return record
+        return Generation(record, keep_as=f"gen{generation}" if generation in SNAPSHOTS else None)
 
-    def evaluate_centres(self, generation: int) -> tuple[dict[str, float], int]:
+    def evaluate_centres(self, generation: int) -> tuple[dict[str, float], int, int]:
         """Centre vs centre on ``eval_episodes`` held-out seeds and, once generation YARDSTICK
         is kept, each centre against the other side's centre of then, and the two of then
-        against each other (the baseline). Returns (DuelRecord fields, env steps)."""
+        against each other (the baseline). Returns (DuelRecord fields, env steps, games)."""
         episodes = self.config.run.eval_episodes
         centres = self.centres()
         matches = [(centres["mouse"], centres["cat"])]
         if self.early:
             matches += [(centres["mouse"], self.early["cat"]), (self.early["mouse"], centres["cat"]), (self.early["mouse"], self.early["cat"])]
         params = torch.cat([self.policy.join(mouse, cat) for mouse, cat in matches])
-        if self.eval_env is None or self.eval_env.num_envs != len(matches) * episodes:
-            self.eval_env = self._make_env(len(matches) * episodes)
         seeds = episode_seeds(self.config.run.seed, generation, episodes, "eval")
-        rollout = evaluate(self.policy, params, self.eval_env, seeds, max_steps=self.config.run.horizon or None)
-        self.episodes += rollout.lengths.numel()
+        rollout = self.evaluator.evaluate(params, seeds, max_steps=self.config.run.horizon or None)
         returns, caught = rollout.returns.to(torch.float64), captured(rollout).to(torch.float64)
         figures = {
             "centre_mouse_return": float(returns[0].mean()),
@@ -306,51 +310,37 @@ class CoevolutionTrainer:
             figures["cat_vs_early_mouse_capture_rate"] = float(caught[2].mean())
             figures["early_mouse_return"] = float(returns[3].mean())
             figures["early_capture_rate"] = float(caught[3].mean())
-        return figures, rollout.env_steps
+        return figures, rollout.env_steps, rollout.lengths.numel()
+
+    def texts(self) -> dict[str, str]:
+        """Nothing beyond the config for TensorBoard to show once."""
+        return {}
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def _walk_states(self) -> dict[str, dict]:
-        return {side: walk.state_dict() for side, walk in self.walks.items()}
-
-    def save(self, which: str, walk_states: dict[str, dict]) -> Path:
-        """``checkpoints/<which>/mouse`` and ``.../cat``, each an ordinary checkpoint folder."""
-        folder = self.run_dir / "checkpoints" / which
+    def snapshot(self) -> Snapshot:
+        """``mouse`` and ``cat``, each an ordinary agent checkpoint with its role."""
         policies = {"mouse": self.policy.mouse, "cat": self.policy.cat}
-        try:
-            for side, state in walk_states.items():
-                spec = policies[side].spec
-                early = self.early.get(side)
-                save_checkpoint(
-                    folder / side,
-                    W=state["centre"].detach().cpu().numpy().reshape(spec.n_activations, spec.n_columns),
-                    network={**policies[side].to_json(), "role": side},
-                    walk={
-                        **{name: value.detach().cpu().numpy() for name, value in state.items() if torch.is_tensor(value)},
-                        **({"early": early[0].detach().cpu().numpy()} if early is not None else {}),
-                    },
-                    state={
-                        "env_id": self.env_id,
-                        "role": side,
-                        **{name: value for name, value in state.items() if not torch.is_tensor(value)},  # generation, sigma, seed, ...
-                        "env_steps": self.env_steps,
-                        "episodes": self.episodes,
-                        "elapsed": self.elapsed,
-                        "config": self.config.to_dict(),
-                    },
-                )
-        except OSError as err:
-            raise RunFolderError(f"checkpoint in {str(self.run_dir)!r} cannot be written ({err.strerror or err})") from None
-        return folder
+        parts = {}
+        for side, walk in self.walks.items():
+            state, spec = walk.state_dict(), policies[side].spec
+            arrays = {name: value.detach().cpu().numpy() for name, value in state.items() if torch.is_tensor(value)}
+            if side in self.early:
+                arrays["early"] = self.early[side][0].detach().cpu().numpy()
+            numbers = {name: value for name, value in state.items() if not torch.is_tensor(value)}  # generation, sigma, seed, ...
+            W = state["centre"].detach().cpu().numpy().reshape(spec.n_activations, spec.n_columns)
+            parts[side] = AgentState(W, {**policies[side].to_json(), "role": side}, arrays, {**numbers, "role": side})
+        return parts
 
-    def _restore(self, checkpoint: Checkpoint) -> None:
-        """Continue from the mouse's checkpoint folder and the cat's beside it."""
-        loaded = {"mouse": checkpoint, "cat": load_checkpoint(checkpoint.path.parent / "cat")}
-        for side, ckpt in loaded.items():
-            if ckpt.network.get("role") != side or not ckpt.walk:
-                raise ConfigError(f"{str(ckpt.path)!r} is not the {side} of a resumable cat-versus-mouse run")
+    def restore(self, parts: dict[str, Checkpoint]) -> None:
+        """Continue from the mouse's and the cat's latest checkpoints."""
+        for side in SIDES:
+            ckpt = parts.get(side)
+            if ckpt is None or ckpt.network.get("role") != side or not ckpt.walk:
+                raise CheckpointError(f"{str(ckpt.path) if ckpt else side!r} is not the {side} of a resumable cat-versus-mouse run")
             arrays = {k: torch.from_numpy(v) for k, v in ckpt.walk.items() if k != "early"}
             self.walks[side].load_state_dict({**arrays, **ckpt.state})
             if "early" in ckpt.walk:
                 self.early[side] = torch.from_numpy(ckpt.walk["early"]).to(self.device, self.dtype)[None]
-        state = checkpoint.state
-        self.env_steps, self.episodes, self.elapsed = int(state["env_steps"]), int(state["episodes"]), float(state["elapsed"])
+
+    def close(self) -> None:
+        self.evaluator.close()

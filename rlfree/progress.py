@@ -1,78 +1,85 @@
-"""The console view of a run: one line per generation, and an optional progress bar.
+"""The console view of a run: a header, a line per generation, and a live status line.
 
-:class:`ConsoleProgress` shows a single-agent run, :class:`DuelConsole` a cat-versus-mouse one.
+:class:`Console` prints whatever record type the run produces (each defines ``HEADER`` and
+``line()``). Its status line on stderr says where the run stands: generations done against
+the budget, the rate, the time left at that rate (ETA), and the best evaluation of the centre
+against the target. At a terminal it is redrawn in place after every generation; elsewhere
+(``--progress`` into a log file) it is a plain line at most every ``LOG_EVERY`` seconds.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
-from rlfree.board import YARDSTICK, DuelRecord, GenerationRecord
-
-HEADER = f"{'gen':>6} {'env steps':>11} {'pop mean':>9} {'pop max':>9} {'centre':>9} {'sigma':>7} {'steps/s':>10} {'elapsed':>8}"
-DUEL_HEADER = (
-    f"{'gen':>6} {'games':>10} {'mouse pop':>9} {'cat pop':>8} {'caught':>7} {'length':>6} "
-    f"{f'M vs C{YARDSTICK}':>9} {f'C vs M{YARDSTICK}':>9} {f'{YARDSTICK} vs {YARDSTICK}':>15} {'elapsed':>8}"
-)
+LOG_EVERY = 10.0  # seconds between status lines when stderr is not a terminal
 
 
-def _fmt(value: float | None, width: int, spec: str = ".1f") -> str:
-    return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
+def duration(seconds: float) -> str:
+    """'42s', '3m05s', '2h07m'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def generation_line(record: GenerationRecord) -> str:
-    """The printed line for a generation; 'centre' is the centre's evaluation when it ran."""
-    line = (
-        f"{record.generation:>6} {record.env_steps:>11,} {_fmt(record.population_mean, 9)} "
-        f"{_fmt(record.population_max, 9)} {_fmt(record.eval_mean, 9)} {record.sigma:>7.4f} "
-        f"{record.steps_per_second:>10,.0f} {record.elapsed:>7.1f}s"
-    )
-    if record.check_mean is not None:
-        line += f"  target check on gymnasium: {record.check_mean:.1f}"
-    return line
+class Console:
+    """Prints ``record_type.HEADER`` once and ``record.line()`` per generation to ``stream``;
+    with ``status``, the status line on stderr (see the module docstring)."""
 
-
-class ConsoleProgress:
-    """Prints the header once and a line per generation; with ``bar`` a progress bar on stderr."""
-
-    def __init__(self, total_generations: int, bar: bool = False, stream=None):
+    def __init__(self, record_type: type, total_generations: int, *, target: float | None = None, best: float | None = None,
+                 status: bool = False, stream=None, status_stream=None):
         self.total = total_generations
-        self.bar = bar
+        self.target = target
+        self.best = best  # the best evaluation so far (a resumed run starts from its checkpoint's)
+        self.status = status
         self.stream = stream or sys.stdout
-        print(HEADER, file=self.stream, flush=True)
+        self.status_stream = status_stream or sys.stderr
+        self.live = self.status and self.status_stream.isatty()
+        self.started = time.perf_counter()
+        self.first_generation: int | None = None
+        self.last_logged = -float("inf")
+        print(record_type.HEADER, file=self.stream, flush=True)
 
-    def on_generation(self, record: GenerationRecord, W=None) -> None:
-        if self.bar:
-            sys.stderr.write("\r\033[K")
-        print(generation_line(record), file=self.stream, flush=True)
-        if self.bar:
-            done = record.generation / self.total
-            filled = int(30 * done)
-            sys.stderr.write(f"[{'#' * filled}{'.' * (30 - filled)}] {record.generation}/{self.total} generations")
-            sys.stderr.flush()
+    def on_generation(self, record) -> None:
+        if self.live:
+            self.status_stream.write("\r\033[K")
+        print(record.line(), file=self.stream, flush=True)
+        evaluation = getattr(record, "eval_mean", None)
+        if evaluation is not None and (self.best is None or evaluation > self.best):
+            self.best = evaluation
+        if self.first_generation is None:  # a resumed run counts its rate from where it resumed
+            self.first_generation = record.generation - 1
+        if not self.status:
+            return
+        now = time.perf_counter()
+        if self.live:
+            self.status_stream.write(self.status_line(record.generation, now))
+            self.status_stream.flush()
+        elif now - self.last_logged >= LOG_EVERY or record.generation >= self.total:
+            print(self.status_line(record.generation, now), file=self.status_stream, flush=True)
+            self.last_logged = now
+
+    def status_line(self, generation: int, now: float) -> str:
+        """'gen 120/1000 (12%) | 3.4 gen/s | ETA 4m19s | best centre 187.3, target 475.0 (287.7 to go)'."""
+        done = generation - self.first_generation
+        rate = done / max(now - self.started, 1e-9)
+        parts = [f"gen {generation}/{self.total} ({generation / self.total:.0%})", f"{rate:.2f} gen/s"]
+        left = self.total - generation
+        parts.append(f"ETA {duration(left / rate)}" if rate > 0 and left > 0 else "ETA -")
+        if self.best is not None:
+            best = f"best centre {self.best:.1f}"
+            if self.target is not None:
+                gap = self.target - self.best
+                best += f", target {self.target:g} ({'reached' if gap <= 0 else f'{gap:.1f} to go'})"
+            parts.append(best)
+        elif self.target is not None:
+            parts.append(f"target {self.target:g}")
+        return " | ".join(parts)
 
     def close(self) -> None:
-        if self.bar:
-            sys.stderr.write("\n")
-
-
-class DuelConsole:
-    """One line per generation: population returns, capture rate, and the yardstick matches."""
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stdout
-        print(DUEL_HEADER, file=self.stream, flush=True)
-
-    def on_generation(self, record: DuelRecord) -> None:
-        r = record
-        baseline = f"{_fmt(r.early_mouse_return, 6, '.2f')} {_fmt(r.early_capture_rate, 8, '.1%')}"
-        print(
-            f"{r.generation:>6} {r.episodes:>10,} {r.mouse_return:>9.2f} {r.cat_return:>8.2f} {_fmt(r.capture_rate, 7, '.1%')} "
-            f"{_fmt(r.game_length, 6)} {_fmt(r.mouse_vs_early_cat_return, 9, '.2f')} {_fmt(r.cat_vs_early_mouse_capture_rate, 9, '.1%')} "
-            f"{baseline} {r.elapsed:>7.1f}s",
-            file=self.stream,
-            flush=True,
-        )
-
-    def close(self) -> None:
-        pass
+        if self.live:
+            self.status_stream.write("\n")
+            self.status_stream.flush()

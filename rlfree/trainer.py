@@ -1,217 +1,172 @@
-"""The training loop: ask -> evaluate -> tell -> log -> checkpoint -> stop.
+"""A single agent trained by the walk: one generation is ask -> evaluate -> tell -> record.
 
-A run lives in ``runs/{env}__{exp}__{seed}__{time}/`` (config.toml, TensorBoard events,
-progress.csv, checkpoints/latest and checkpoints/best). It stops by itself when the centre
-reaches the target: a regular evaluation of the centre on held-out seeds reaches it, and then
-a check of ``TARGET_CHECK_EPISODES`` episodes of gymnasium's own environment, on fresh held-out
-seeds, confirms it. Every figure is a function of (config, seed), so a resumed run continues
-exactly as if it had never stopped.
+:class:`Trainer` is the algorithm :class:`rlfree.run_loop.RunLoop` runs for every task but the
+cat-versus-mouse duel. Every ``eval_freq`` generations the centre also plays ``eval_episodes``
+held-out episodes, in the same batch as the population (one pass of the step loop, not two).
+When that evaluation reaches the target, a check of ``TARGET_CHECK_EPISODES`` episodes of
+gymnasium's own environment, on fresh held-out seeds, decides whether the run is solved. Every
+figure is a function of (config, seed), so a resumed run continues exactly as if never stopped.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import gymnasium as gym
+import numpy as np
 import torch
 
 from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, torch_settings
-from rlfree.board import GenerationRecord
-from rlfree.checkpoint import Checkpoint, save_checkpoint
-from rlfree.config import Config, ConfigError, to_toml
-from rlfree.errors import UserError
-from rlfree.evaluate import evaluate
+from rlfree.checkpoint import Checkpoint
+from rlfree.config import Config
+from rlfree.evaluator import LocalEvaluator
 from rlfree.optimiser import make_optimiser
 from rlfree.policy import Policy
+from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
 from rlfree.seeding import episode_seeds, weights_generator
 from rlfree.vector import GymVectorEnv, has_vector_entry_point
+from rlfree.weight_image import WeightLayout, colour_scale, weight_image
 
 TARGET_CHECK_EPISODES = 100
 
 
-class RunFolderError(UserError, OSError):
-    """The run folder cannot be made or written."""
-
-
-def run_folder_name(config: Config) -> str:
-    env = config.env.env.split(":")[-1].replace("/", "-")
-    return f"{env}__{config.run.exp_name}__{config.run.seed}__{int(time.time())}"
-
-
-def make_run_folder(config: Config) -> Path:
-    """Create ``logdir/{env}__{exp}__{seed}__{time}`` and write config.toml into it."""
-    base = Path(config.run.logdir)
-    run_dir = base / run_folder_name(config)
-    suffix = 1
-    try:
-        while run_dir.exists():
-            run_dir = base / f"{run_folder_name(config)}-{suffix}"
-            suffix += 1
-        run_dir.mkdir(parents=True)
-        (run_dir / "config.toml").write_text(to_toml(config.to_dict()))
-    except OSError as err:
-        raise RunFolderError(f"run folder {str(run_dir)!r} cannot be written ({err.strerror or err}); choose another --logdir") from None
-    return run_dir
+def _tag(tag: str, **metadata):
+    """A record field logged to TensorBoard under ``tag``."""
+    return field(default=None, metadata={"tag": tag, **metadata})
 
 
 @dataclass
-class RunResult:
-    run_dir: Path
-    generations: int
-    env_steps: int
-    episodes: int
-    elapsed: float  # seconds of training, first generation to the last (target check included)
-    solved: bool
-    interrupted: bool
-    best_eval: float | None
-    check_mean: float | None  # the passing (or last) target check on gymnasium's own env
+class GenerationRecord:
+    """What one generation did; None where a figure was not measured this generation.
+
+    A field's ``tag`` is its TensorBoard tag (Stable-Baselines3's name where one exists);
+    ``weights`` is an image, not a CSV column.
+    """
+
+    STEP = "env_steps"  # TensorBoard's x axis
+
+    generation: int  # generations done, counting this one
+    env_steps: int = field(metadata={"tag": "time/total_timesteps"})  # environment steps so far, evaluations included
+    episodes: int = field(metadata={"tag": "time/episodes"})  # episodes so far, evaluations included
+    population_mean: float = field(metadata={"tag": "rollout/ep_rew_mean"})
+    population_max: float = field(metadata={"tag": "walk/population_max"})
+    population_min: float = field(metadata={"tag": "walk/population_min"})
+    episode_length_mean: float = field(metadata={"tag": "rollout/ep_len_mean"})
+    sigma: float = field(metadata={"tag": "walk/sigma"})
+    step_norm: float = field(metadata={"tag": "walk/step_norm"})
+    weight_norm: float = field(metadata={"tag": "walk/weight_norm"})
+    nan_returns: int = field(metadata={"tag": "walk/nan_returns"})
+    steps_per_second: float = field(metadata={"tag": "time/fps"})
+    elapsed: float  # seconds of training so far (over resumes)
+    eval_mean: float | None = _tag("eval/mean_reward")
+    eval_std: float | None = _tag("eval/std_reward")
+    check_mean: float | None = _tag("eval/target_check")  # the target check on gymnasium's own env, when it ran
+    weights: np.ndarray | None = field(default=None, repr=False, metadata={"image": "walk/W", "csv": False})  # the evaluated centre's picture
+
+    HEADER = f"{'gen':>6} {'env steps':>11} {'pop mean':>9} {'pop max':>9} {'centre':>9} {'sigma':>7} {'steps/s':>10} {'elapsed':>8}"
+
+    def line(self) -> str:
+        """The console line; 'centre' is the centre's evaluation when it ran."""
+        line = (
+            f"{self.generation:>6} {self.env_steps:>11,} {_fmt(self.population_mean, 9)} "
+            f"{_fmt(self.population_max, 9)} {_fmt(self.eval_mean, 9)} {self.sigma:>7.4f} "
+            f"{self.steps_per_second:>10,.0f} {self.elapsed:>7.1f}s"
+        )
+        if self.check_mean is not None:
+            line += f"  target check on gymnasium: {self.check_mean:.1f}"
+        return line
+
+
+def _fmt(value: float | None, width: int, spec: str = ".1f") -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
 
 
 class Trainer:
-    """Owns a run: the walk, the environments, the counters and the observers."""
+    """The walk on one env: its policy, optimiser, evaluator and target check."""
 
-    def __init__(self, config: Config, run_dir: Path, observers: list | None = None, checkpoint: Checkpoint | None = None):
+    def __init__(self, config: Config):
         config.validate()
         self.config = config
-        self.run_dir = run_dir
-        self.observers = list(observers or [])
-        self.env_id = resolve_env_id(config.env.env)
-        self.backend = choose_backend(self.env_id, config.env.backend)
-        self.device, self.dtype = torch_settings(config.env)
-        run, net = config.run, config.network
-        self.check_env = None
+        env, run, net = config.env, config.run, config.network
+        self.env_id = resolve_env_id(env.env)
+        self.backend = choose_backend(self.env_id, env.backend, env.env_kwargs)
+        self.device, self.dtype = torch_settings(env)
+        make_env = functools.partial(
+            make_batched_env, self.env_id, backend=self.backend, device=self.device, dtype=self.dtype,
+            vectorization=env.vectorization, workers=env.workers, env_kwargs=env.env_kwargs,
+        )
         rows = config.walk.population + (1 if config.walk.variant == "seed" else 0)
-        first_env = self._make_env(rows * run.episodes)
-        self._envs = {rows * run.episodes: first_env}
+        first_env = make_env(rows * run.episodes)
         try:
             # the id as given ('my_pkg:MyEnv-v0' included), so that loading the agent imports its package
-            self.policy = Policy.from_config(config.env.env, first_env.observation_space, first_env.action_space, net)
-        except ValueError:
+            self.policy = Policy.from_config(env.env, first_env.observation_space, first_env.action_space, net, env.env_kwargs)
+        except BaseException:
             first_env.close()  # an async vector env would otherwise keep its worker processes
             raise
-        generator = weights_generator(run.seed)
-        centre = self.policy.initial_params(generator, net.init_scale, self.dtype).to(self.device)
-        self.walk = make_optimiser(config.walk, centre, run.seed)
+        self.evaluator = LocalEvaluator(self.policy, make_env, [first_env])
+        centre = self.policy.initial_params(weights_generator(run.seed), net.init_scale, self.dtype).to(self.device)
+        self.optimiser = make_optimiser(config.walk, centre, run.seed)
+        spec = self.policy.spec
+        self.weight_layout = WeightLayout(spec.n_outputs, spec.n_hidden, spec.n_inputs)
+        self.weight_scale = colour_scale(self.matrix(centre))  # from the initial weights: the same after a resume
         self.target = run.target if run.target is not None else gym.spec(self.env_id).reward_threshold
-        self.env_steps = 0
-        self.episodes = 0
-        self.elapsed = 0.0
-        self.best_eval: float | None = None
-        self.check_mean: float | None = None
-        self.solved = False
-        if checkpoint is not None:
-            self._restore(checkpoint)
-        self._snapshot = self.walk.state_dict()
+        # gymnasium's own vectorised implementation where it ships one (CartPole-v1), else gym.make copies
+        check_kind = "vector_entry_point" if has_vector_entry_point(self.env_id) and not env.env_kwargs else "sync"
+        self.checker = LocalEvaluator(self.policy, functools.partial(
+            GymVectorEnv, self.env_id, vectorization=check_kind, device=self.device, dtype=self.dtype, env_kwargs=env.env_kwargs
+        ))
 
-    # -- environments ---------------------------------------------------------------------------
-    def _make_env(self, num_envs: int, backend: str | None = None):
-        return make_batched_env(
-            self.env_id,
-            num_envs,
-            backend or self.backend,
-            device=self.device,
-            dtype=self.dtype,
-            vectorization=self.config.env.vectorization,
-            workers=self.config.env.workers,
-        )
-
-    def close(self) -> None:
-        for env in [*self._envs.values(), self.check_env]:
-            if env is not None:
-                env.close()
-
-    # -- the loop -------------------------------------------------------------------------------
-    def run(self) -> RunResult:
-        interrupted = False
-        try:
-            while self.walk.generation < self.config.run.generations and not self.solved:
-                self.train_generation()
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            # what was last completed, even when Ctrl-C came in the middle of a generation
-            self.save("latest", self._snapshot)
-            self.close()
-            for observer in self.observers:
-                observer.close()
-        return RunResult(
-            self.run_dir, self.walk.generation, self.env_steps, self.episodes, self.elapsed, self.solved, interrupted, self.best_eval, self.check_mean
-        )
-
-    def train_generation(self) -> GenerationRecord:
-        """One generation: ask, evaluate, tell, log, checkpoint.
-
-        When an evaluation is due, the centre (as it was when the generation began) plays
-        ``eval_episodes`` held-out episodes in the same batch as the population: one pass of
-        the step loop instead of two. If it reaches the target, the target check on
-        gymnasium's own environment decides whether the run is solved.
-        """
+    # -- one generation -------------------------------------------------------------------------
+    def generation(self, state: RunState) -> Generation:
+        """Ask, evaluate (with the centre's evaluation rows when one is due), tell, record."""
         run = self.config.run
         started = time.perf_counter()
-        generation = self.walk.generation
-        before = self._snapshot  # the centre the evaluation below measures
-        members = self.walk.ask()
-        seeds = episode_seeds(run.seed, generation, run.episodes).expand(members.shape[0], run.episodes)
-        evaluating = (generation + 1) % run.eval_freq == 0
-        if evaluating:
-            eval_rows = math.ceil(run.eval_episodes / run.episodes)
-            eval_seeds = episode_seeds(run.seed, generation, eval_rows * run.episodes, "eval").reshape(eval_rows, run.episodes)
-            params = torch.cat([members, self.walk.centre.expand(eval_rows, -1)])
-            seeds = torch.cat([seeds, eval_seeds])
-        else:
-            params = members
-        rollout = evaluate(self.policy, params, self._env(params.shape[0] * run.episodes), seeds, max_steps=run.horizon or None)
-        stats = self.walk.tell(rollout.returns[: members.shape[0]])
-        steps, self.episodes = rollout.env_steps, self.episodes + rollout.lengths.numel()
-        eval_mean = eval_std = check_mean = None
-        if evaluating:
-            returns = rollout.returns[members.shape[0] :].reshape(-1).to(torch.float64)
+        centre = self.optimiser.centre.clone()  # the centre this generation's evaluation measures
+        members = self.optimiser.ask()
+        params, seeds = self._with_evaluation_rows(members, centre, state.generation)
+        rollout = self.evaluator.evaluate(params, seeds, max_steps=run.horizon or None)
+        stats = self.optimiser.tell(rollout.returns[: len(members)])
+
+        steps, eval_mean, eval_std, check_mean = rollout.env_steps, None, None, None
+        if len(params) > len(members):
+            returns = rollout.returns[len(members) :].reshape(-1).to(torch.float64)
             eval_mean, eval_std = float(returns.mean()), float(returns.std(unbiased=False))
             if self.target is not None and eval_mean >= self.target:
-                check_mean, check_steps = self.target_check(generation, before["centre"])
-                steps, self.episodes = steps + check_steps, self.episodes + TARGET_CHECK_EPISODES
-                self.check_mean = check_mean
-                self.solved = check_mean >= self.target
-        self.env_steps += steps
+                check_mean, check_steps = self.target_check(state.generation, centre)
+                steps += check_steps
+                state.episodes += TARGET_CHECK_EPISODES
+                state.check_mean, state.solved = check_mean, check_mean >= self.target
+        best = eval_mean is not None and (state.best_eval is None or eval_mean > state.best_eval or state.solved)
+        if best:
+            state.best_eval = eval_mean
         seconds = time.perf_counter() - started
-        self.elapsed += seconds
-        self._snapshot = self.walk.state_dict()
+        state.generation, state.env_steps = self.optimiser.generation, state.env_steps + steps
+        state.episodes += rollout.lengths.numel()
+        state.elapsed += seconds
         record = GenerationRecord(
-            generation=self.walk.generation,
-            env_steps=self.env_steps,
-            episodes=self.episodes,
-            population_mean=stats["population_mean"],
-            population_max=stats["population_max"],
-            population_min=stats["population_min"],
-            episode_length_mean=float(rollout.lengths[: members.shape[0]].to(torch.float64).mean()),
-            sigma=self.walk.sigma,
-            step_norm=stats["step_norm"],
-            weight_norm=stats["weight_norm"],
-            nan_returns=stats["nan_returns"],
-            steps_per_second=steps / max(seconds, 1e-9),
-            elapsed=self.elapsed,
-            eval_mean=eval_mean,
-            eval_std=eval_std,
-            check_mean=check_mean,
+            generation=state.generation, env_steps=state.env_steps, episodes=state.episodes,
+            population_mean=stats["population_mean"], population_max=stats["population_max"], population_min=stats["population_min"],
+            episode_length_mean=float(rollout.lengths[: len(members)].to(torch.float64).mean()),
+            sigma=self.optimiser.sigma, step_norm=stats["step_norm"], weight_norm=stats["weight_norm"], nan_returns=stats["nan_returns"],
+            steps_per_second=steps / max(seconds, 1e-9), elapsed=state.elapsed,
+            eval_mean=eval_mean, eval_std=eval_std, check_mean=check_mean,
+            weights=weight_image(self.matrix(centre), self.weight_layout, self.weight_scale) if eval_mean is not None else None,
         )
-        if eval_mean is not None and (self.best_eval is None or eval_mean > self.best_eval or self.solved):
-            self.best_eval = eval_mean
-            self.save("best", before)
-        if self.walk.generation % run.save_freq == 0:
-            self.save("latest", self._snapshot)
-        W = self.centre_matrix(before["centre"]) if eval_mean is not None else None
-        for observer in self.observers:
-            observer.on_generation(record, W)
-        return record
+        return Generation(record, best=best)
 
-    def _env(self, num_envs: int):
-        """The batched env with ``num_envs`` copies (with and without evaluation rows)."""
-        if num_envs not in self._envs:
-            self._envs[num_envs] = self._make_env(num_envs)
-        return self._envs[num_envs]
+    def _with_evaluation_rows(self, members: torch.Tensor, centre: torch.Tensor, generation: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(params, seeds): the members on this generation's training seeds and, when an
+        evaluation is due, rows of the centre on held-out seeds after them. seeds: (rows, E)."""
+        run = self.config.run
+        seeds = episode_seeds(run.seed, generation, run.episodes).expand(len(members), run.episodes)
+        if (generation + 1) % run.eval_freq:
+            return members, seeds
+        eval_rows = math.ceil(run.eval_episodes / run.episodes)
+        eval_seeds = episode_seeds(run.seed, generation, eval_rows * run.episodes, "eval").reshape(eval_rows, run.episodes)
+        return torch.cat([members, centre.expand(eval_rows, -1)]), torch.cat([seeds, eval_seeds])
 
     def target_check(self, generation: int, centre: torch.Tensor) -> tuple[float, int]:
         """The centre's mean over TARGET_CHECK_EPISODES episodes of gymnasium's own env, fresh held-out seeds.
@@ -219,52 +174,29 @@ class Trainer:
         Gymnasium's own vectorised implementation is used where it ships one (CartPole-v1),
         else ``gym.make(id)`` copies in this process (rlfree.gym_copies.EpisodeVectorEnv).
         """
-        if self.check_env is None:
-            kind = "vector_entry_point" if has_vector_entry_point(self.env_id) else "sync"
-            self.check_env = GymVectorEnv(self.env_id, TARGET_CHECK_EPISODES, vectorization=kind, device=self.device, dtype=self.dtype)
         seeds = episode_seeds(self.config.run.seed, generation, TARGET_CHECK_EPISODES, "check")
-        rollout = evaluate(self.policy, centre[None], self.check_env, seeds)
+        rollout = self.checker.evaluate(centre[None], seeds)
         return float(rollout.returns.to(torch.float64).mean()), rollout.env_steps
 
+    def texts(self) -> dict[str, str]:
+        """What TensorBoard shows once, beside the config: the legend of the W picture."""
+        return {"walk/W_legend": self.weight_layout.legend(self.weight_scale)}
+
     # -- checkpoints ----------------------------------------------------------------------------
-    def centre_matrix(self, centre: torch.Tensor | None = None):
-        """The centre as the numpy matrix W (A, K)."""
-        centre = self.walk.centre if centre is None else centre
+    def matrix(self, centre: torch.Tensor) -> np.ndarray:
+        """centre (D,) as the numpy matrix W (A, K)."""
         return centre.detach().cpu().numpy().reshape(self.policy.spec.n_activations, self.policy.spec.n_columns)
 
-    def save(self, which: str, walk_state: dict) -> Path:
-        state = {
-            "env_id": self.env_id,
-            **{name: value for name, value in walk_state.items() if not torch.is_tensor(value)},  # generation, sigma, seed, ...
-            "env_steps": self.env_steps,
-            "episodes": self.episodes,
-            "elapsed": self.elapsed,
-            "best_eval": self.best_eval,
-            "check_mean": self.check_mean,
-            "solved": self.solved,
-            "config": self.config.to_dict(),
-        }
-        walk_arrays = {name: value.detach().cpu().numpy() for name, value in walk_state.items() if torch.is_tensor(value)}
-        try:
-            return save_checkpoint(
-                self.run_dir / "checkpoints" / which,
-                W=self.centre_matrix(walk_state["centre"]),
-                network=self.policy.to_json(),
-                walk=walk_arrays,
-                state=state,
-            )
-        except OSError as err:
-            raise RunFolderError(f"checkpoint in {str(self.run_dir)!r} cannot be written ({err.strerror or err})") from None
+    def snapshot(self) -> Snapshot:
+        walk = self.optimiser.state_dict()
+        arrays = {name: value.detach().cpu().numpy() for name, value in walk.items() if torch.is_tensor(value)}
+        numbers = {name: value for name, value in walk.items() if not torch.is_tensor(value)}  # generation, sigma, seed, ...
+        return {"": AgentState(self.matrix(walk["centre"]), self.policy.to_json(), arrays, numbers)}
 
-    def _restore(self, checkpoint: Checkpoint) -> None:
-        state = checkpoint.state
-        if not checkpoint.walk or "generation" not in state:
-            raise ConfigError(f"{str(checkpoint.path)!r} holds an agent but no walk state; it cannot be resumed")
-        self.walk.load_state_dict({**{k: torch.from_numpy(v) for k, v in checkpoint.walk.items()}, **state})
-        self.env_steps = int(state["env_steps"])
-        self.episodes = int(state.get("episodes", 0))
-        self.elapsed = float(state["elapsed"])
-        self.best_eval = state.get("best_eval")
-        self.check_mean = state.get("check_mean")
-        self.solved = bool(state.get("solved", False))
+    def restore(self, parts: dict[str, Checkpoint]) -> None:
+        checkpoint = parts[""]
+        self.optimiser.load_state_dict({**{k: torch.from_numpy(v) for k, v in checkpoint.walk.items()}, **checkpoint.state})
 
+    def close(self) -> None:
+        self.evaluator.close()
+        self.checker.close()

@@ -355,6 +355,7 @@ def test_chase_twin_gives_a_careless_mouse_worse_odds_than_a_careful_one():
 def test_imitation_preset_reaches_one_mistake_per_game_on_held_out_games(tmp_path):
     from rlfree.agent import load_agent
     from rlfree.config import Config, load_toml
+    from rlfree.run_loop import RunLoop
     from rlfree.shipped import preset_path
     from rlfree.trainer import Trainer
 
@@ -363,9 +364,9 @@ def test_imitation_preset_reaches_one_mistake_per_game_on_held_out_games(tmp_pat
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: more threads only wait on each other
     try:
-        result = Trainer(config, run_dir=tmp_path).run()
+        result = RunLoop(Trainer(config), tmp_path, config=config).run()
     finally:
         torch.set_num_threads(threads)
-    assert result.solved and result.episodes < 1_000_000
+    assert result.state.solved and result.state.episodes < 1_000_000
     returns = load_agent(tmp_path).score([1_700_000_000 + i for i in range(1000)])
     assert 10.0 - returns.mean() <= 1.0  # mistakes per game on 1000 held-out games of gymnasium's env

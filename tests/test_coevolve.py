@@ -7,12 +7,13 @@ import pytest
 import torch
 
 import rlfree.envs  # noqa: F401  registers the cat-and-mouse envs with gymnasium
-import rlfree.coevolve as coevolve
-from rlfree.board import DuelBoard
+import rlfree.evaluator as evaluator_module
+from rlfree.board import Board
 from rlfree.checkpoint import CheckpointError, load_checkpoint
-from rlfree.coevolve import YARDSTICK, CoevolutionTrainer, DuelPolicy, load_duel_agent, side_spaces
+from rlfree.coevolve import YARDSTICK, CoevolutionTrainer, DuelPolicy, DuelRecord, load_duel_agent, side_spaces
 from rlfree.config import Config, ConfigError
 from rlfree.policy import Policy
+from rlfree.run_loop import RunLoop, load_run
 
 
 @pytest.fixture(autouse=True)
@@ -35,12 +36,21 @@ def small_config(tmp_path, **run) -> Config:
     )
 
 
+def run(config, run_dir, observers=None, resume=False):
+    """A co-evolution run in ``run_dir`` (continued from its latest checkpoint with ``resume``)."""
+    trainer = CoevolutionTrainer(config)
+    state = None
+    if resume:
+        _, state, parts = load_run(run_dir)
+        trainer.restore(parts)
+    return trainer, RunLoop(trainer, run_dir, observers, config=config, state=state).run()
+
+
 def test_generations_log_both_sides_and_write_a_checkpoint_per_animal(tmp_path):
-    trainer = CoevolutionTrainer(small_config(tmp_path), run_dir=tmp_path)
-    trainer.observers = [DuelBoard(tmp_path, trainer.config.to_dict())]
-    result = trainer.run()
-    assert result.generations == 2 and not result.interrupted
-    assert result.episodes == 2 * (2 * 6 * 3 + 20)  # both halves of the population, then the centres
+    config = small_config(tmp_path)
+    trainer, result = run(config, tmp_path, [Board(tmp_path, DuelRecord, config.to_dict())])
+    assert result.state.generation == 2 and not result.interrupted
+    assert result.state.episodes == 2 * (2 * 6 * 3 + 20)  # both halves of the population, then the centres
     rows = list(csv.DictReader(open(tmp_path / "progress.csv")))
     assert [int(r["generation"]) for r in rows] == [1, 2]
     for row in rows:
@@ -56,9 +66,10 @@ def test_generations_log_both_sides_and_write_a_checkpoint_per_animal(tmp_path):
 
 
 def test_cat_fitness_is_minus_the_mouse_return(tmp_path, monkeypatch):
-    trainer = CoevolutionTrainer(small_config(tmp_path), run_dir=tmp_path)
+    config = small_config(tmp_path)
+    trainer = CoevolutionTrainer(config)
     seen = {}
-    rollout_of = coevolve.evaluate
+    rollout_of = evaluator_module.evaluate
 
     def recording_evaluate(policy, params, env, seeds, max_steps=None):
         rollout = rollout_of(policy, params, env, seeds, max_steps)
@@ -68,8 +79,8 @@ def test_cat_fitness_is_minus_the_mouse_return(tmp_path, monkeypatch):
     for side in ("mouse", "cat"):
         tell = trainer.walks[side].tell
         monkeypatch.setattr(trainer.walks[side], "tell", lambda returns, side=side, tell=tell: (seen.__setitem__(side, returns), tell(returns))[1])
-    monkeypatch.setattr(coevolve, "evaluate", recording_evaluate)
-    trainer.train_generation()
+    monkeypatch.setattr(evaluator_module, "evaluate", recording_evaluate)
+    RunLoop(trainer, tmp_path, config=config).step()
     returns = seen["rollout"].returns
     assert returns.shape == (12, 3)
     assert torch.equal(seen["mouse"], returns[:6])
@@ -96,33 +107,30 @@ def test_duel_policy_acts_as_the_two_policies_side_by_side():
 
 def test_centres_of_generation_ten_are_kept_and_measured_against(tmp_path):
     config = small_config(tmp_path, generations=YARDSTICK + 1, eval_freq=YARDSTICK + 1, eval_episodes=10)
-    trainer = CoevolutionTrainer(config, run_dir=tmp_path)
-    trainer.run()
+    run(config, tmp_path)
     early = tmp_path / "checkpoints" / f"gen{YARDSTICK}"
     assert load_checkpoint(early / "mouse").state["generation"] == YARDSTICK
     assert load_checkpoint(early / "cat").state["generation"] == YARDSTICK
-    resumed = CoevolutionTrainer(config, run_dir=tmp_path, checkpoint=load_checkpoint(tmp_path / "checkpoints" / "latest" / "mouse"))
+    resumed = CoevolutionTrainer(config)
+    _, state, parts = load_run(tmp_path)
+    resumed.restore(parts)
     assert set(resumed.early) == {"mouse", "cat"}  # the yardstick survives a resume
-    figures, _ = resumed.evaluate_centres(resumed.generation)
+    figures, _, _ = resumed.evaluate_centres(state.generation)
     assert 0.0 <= figures["cat_vs_early_mouse_capture_rate"] <= 1.0
     assert np.isfinite(figures["mouse_vs_early_cat_return"])
 
 
 def test_resume_continues_bitwise_identical(tmp_path):
-    straight = CoevolutionTrainer(small_config(tmp_path / "a", generations=4, eval_freq=2), run_dir=tmp_path / "a")
-    straight.run()
-    first = CoevolutionTrainer(small_config(tmp_path / "b", generations=2, eval_freq=2), run_dir=tmp_path / "b")
-    first.run()
-    checkpoint = load_checkpoint(tmp_path / "b" / "checkpoints" / "latest" / "mouse")
-    resumed = CoevolutionTrainer(small_config(tmp_path / "b", generations=4, eval_freq=2), run_dir=tmp_path / "b", checkpoint=checkpoint)
-    resumed.run()
+    straight, straight_result = run(small_config(tmp_path / "a", generations=4, eval_freq=2), tmp_path / "a")
+    run(small_config(tmp_path / "b", generations=2, eval_freq=2), tmp_path / "b")
+    resumed, resumed_result = run(small_config(tmp_path / "b", generations=4, eval_freq=2), tmp_path / "b", resume=True)
     for side in ("mouse", "cat"):
         assert torch.equal(straight.walks[side].centre, resumed.walks[side].centre)
-    assert straight.episodes == resumed.episodes
+    assert straight_result.state.episodes == resumed_result.state.episodes
 
 
 def test_a_saved_duel_plays_in_gymnasiums_env_and_mixes_versions(tmp_path):
-    CoevolutionTrainer(small_config(tmp_path, generations=YARDSTICK, eval_freq=YARDSTICK), run_dir=tmp_path).run()
+    run(small_config(tmp_path, generations=YARDSTICK, eval_freq=YARDSTICK), tmp_path)
     agent = load_duel_agent(tmp_path)
     returns = agent.score([1_500_000_000 + i for i in range(8)])
     assert returns.shape == (8,) and np.all((returns < 0) | (returns >= 1.0))
@@ -142,7 +150,7 @@ def test_coevolution_refuses_a_single_animal_env(tmp_path):
     config = small_config(tmp_path)
     config.env.env = "rlfree/CatMouseChase-v0"
     with pytest.raises(ConfigError, match="CatMouseDuel-v0"):
-        CoevolutionTrainer(config, run_dir=tmp_path)
+        CoevolutionTrainer(config)
 
 
 def _script(name: str):

@@ -16,7 +16,8 @@ from rlfree.checkpoint import load_checkpoint
 from rlfree.commands import train as train_script
 from rlfree.config import Config, ConfigError, load_toml
 from rlfree.policy import Policy
-from rlfree.trainer import Trainer, make_run_folder
+from rlfree.run_loop import RunLoop, load_run, make_run_folder
+from rlfree.trainer import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -217,8 +218,8 @@ def test_odd_population_is_accepted_without_mirrored_pairs():
     ids=["garbage", "foreign", "pickled-W", "empty"],
 )
 def test_unreadable_or_foreign_checkpoint_for_resume_is_one_line(tmp_path, capsys, files, words):
-    folder = tmp_path / "not-a-run"
-    folder.mkdir()
+    folder = tmp_path / "not-a-run" / "checkpoints" / "latest"
+    folder.mkdir(parents=True)
     for name, text in files.items():
         if text is None:
             np.save(folder / name, np.zeros((2, 3)))
@@ -241,6 +242,17 @@ def test_missing_checkpoint_for_resume_is_one_line(tmp_path, capsys):
     assert "does not exist" in line
 
 
+def test_resume_refuses_a_folder_that_is_not_a_run_folder(tmp_path, capsys):
+    """A checkpoint folder outside RUN/checkpoints/ has no run to continue: nothing is written anywhere."""
+    train_script.main(small_run_args(tmp_path, tmp_path / "runs", 2))
+    loose = tmp_path / "loose"
+    (only_run_folder(tmp_path / "runs") / "checkpoints" / "latest").rename(loose)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    line = run_main_expecting_error(["--resume", str(loose)], capsys)
+    assert line.endswith(f"{str(loose)!r} is not an rlfree run folder: expected checkpoints/latest in it")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_unwritable_run_folder_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -253,13 +265,13 @@ def test_horizon_cuts_the_walks_episodes_but_not_the_target_check(tmp_path):
     config = small_config(tmp_path)
     config.run.horizon = 5
     config.run.target = 4.0  # any CartPole centre lasts 5 steps, so the first evaluation calls a check
-    trainer = Trainer(config, make_run_folder(config))
+    loop = RunLoop(Trainer(config), make_run_folder(config), config=config)
     try:
-        record = trainer.train_generation()
+        record = loop.step()
     finally:
-        trainer.close()
+        loop.algorithm.close()
     assert record.population_max <= 5 and record.eval_mean == 5.0
-    assert trainer.solved and record.check_mean > 5.0  # whole episodes of gymnasium's CartPole-v1
+    assert loop.state.solved and record.check_mean > 5.0  # whole episodes of gymnasium's CartPole-v1
 
 
 def test_negative_horizon_is_rejected(tmp_path):
@@ -292,8 +304,8 @@ class InterruptAt:
         self.centres = {}
         self.trainer = None
 
-    def on_generation(self, record, W=None):
-        self.centres[record.generation] = self.trainer.walk.centre.clone()
+    def on_generation(self, record):
+        self.centres[record.generation] = self.trainer.optimiser.centre.clone()
         if record.generation == self.at:
             raise KeyboardInterrupt
 
@@ -304,11 +316,11 @@ class InterruptAt:
 def test_ctrl_c_saves_latest_and_reports_interrupted(tmp_path):
     config = small_config(tmp_path)
     observer = InterruptAt(2)
-    trainer = Trainer(config, make_run_folder(config), observers=[observer])
+    trainer = Trainer(config)
     observer.trainer = trainer
-    result = trainer.run()
-    assert result.interrupted and not result.solved
-    assert result.generations == 2
+    result = RunLoop(trainer, make_run_folder(config), [observer], config=config).run()
+    assert result.interrupted and not result.state.solved
+    assert result.state.generation == 2
     assert observer.closed
     checkpoint = load_checkpoint(result.run_dir, "latest")
     assert checkpoint.state["generation"] == 2
@@ -318,27 +330,31 @@ def test_ctrl_c_saves_latest_and_reports_interrupted(tmp_path):
 def test_ctrl_c_in_the_middle_of_a_generation_keeps_the_last_finished_one(tmp_path):
     config = small_config(tmp_path)
     observer = InterruptAt(at=10**6)
-    trainer = Trainer(config, make_run_folder(config), observers=[observer])
+    trainer = Trainer(config)
     observer.trainer = trainer
-    trainer.train_generation()
-    trainer.train_generation()
+    loop = RunLoop(trainer, make_run_folder(config), [observer], config=config)
+    loop.step()
+    loop.step()
 
-    tell = trainer.walk.tell
+    tell = trainer.optimiser.tell
 
     def tell_then_ctrl_c(returns):
         tell(returns)
         raise KeyboardInterrupt  # Ctrl-C after the walk moved, before generation 3 was finished
 
-    trainer.walk.tell = tell_then_ctrl_c
-    result = trainer.run()
+    trainer.optimiser.tell = tell_then_ctrl_c
+    result = loop.run()
     assert result.interrupted
-    assert trainer.walk.generation == 3  # the walk had moved on ...
+    assert trainer.optimiser.generation == 3  # the walk had moved on ...
     checkpoint = load_checkpoint(result.run_dir, "latest")
     assert checkpoint.state["generation"] == 2  # ... but the checkpoint holds the last finished generation
     assert np.array_equal(checkpoint.walk["centre"], observer.centres[2].numpy())
-    resumed = Trainer(config, result.run_dir, checkpoint=checkpoint)
-    assert resumed.walk.generation == 2
-    assert torch.equal(resumed.walk.centre, observer.centres[2])
+    run_dir, state, parts = load_run(result.run_dir)
+    assert run_dir == result.run_dir and state.generation == 2
+    resumed = Trainer(config)
+    resumed.restore(parts)
+    assert resumed.optimiser.generation == 2
+    assert torch.equal(resumed.optimiser.centre, observer.centres[2])
     resumed.close()
 
 

@@ -44,6 +44,7 @@ from rlfree.evaluate import evaluate
 from rlfree.network import tanh_
 from rlfree.policy import Policy
 from rlfree.registry import make_twin
+from rlfree.run_loop import RunLoop
 from rlfree.seeding import seeded_uniform
 from rlfree.shipped import agents_dir, preset_path
 from rlfree.trainer import Trainer
@@ -215,12 +216,12 @@ def solve(seeds: list[int], overrides: dict, label: str) -> tuple[list[float], l
         config.update(overrides, label)
         config.run.seed = seed
         print(f"  solving CartPole-v1 ({label}), seed {seed} ...", file=sys.stderr, flush=True)
-        trainer = Trainer(config, run_dir=Path("unused"))
-        trainer.save = lambda *args, **kwargs: None  # time the learning, not the disk
-        result = trainer.run()
-        times.append(result.elapsed if result.solved else math.inf)
-        generations.append(result.generations)
-        steps.append(result.env_steps)
+        loop = RunLoop(Trainer(config), Path("unused"), config=config)
+        loop.save = lambda *args, **kwargs: None  # time the learning, not the disk
+        state = loop.run().state
+        times.append(state.elapsed if state.solved else math.inf)
+        generations.append(state.generation)
+        steps.append(state.env_steps)
     return times, generations, steps
 
 

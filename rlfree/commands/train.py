@@ -11,14 +11,17 @@ A preset agents/<env>.toml is used when it exists (or --config FILE); flags over
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from rlfree.checkpoint import load_checkpoint
+from rlfree.board import Board
 from rlfree.cli import shown_path, user_errors
-from rlfree.coevolve import DUEL_ENV_ID, CoevolutionTrainer, find_duel
+from rlfree.coevolve import DUEL_ENV_ID, CoevolutionTrainer, DuelRecord
 from rlfree.config import Config, ConfigError, add_arguments, load_toml, overrides_from_args
+from rlfree.progress import Console
+from rlfree.run_loop import RunLoop, RunResult, load_run, make_run_folder
 from rlfree.shipped import preset_path
-from rlfree.trainer import Trainer, make_run_folder
+from rlfree.trainer import TARGET_CHECK_EPISODES, GenerationRecord, Trainer
 
 
 def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
@@ -30,21 +33,18 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def resolve_config(args: argparse.Namespace) -> tuple[Config, object]:
-    """The run's config and, for --resume, the checkpoint it continues from."""
+def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
+    """The run's config and, for --resume, (run folder, run state, checkpoint of each part)."""
     overrides = overrides_from_args(args)
     if args.coevolve:
         overrides.setdefault("env", {}).setdefault("env", DUEL_ENV_ID)
     if args.resume:
-        # a co-evolution run resumes from its mouse's checkpoint; the trainer finds the cat beside it
-        checkpoint = load_checkpoint(find_duel(args.resume) / "mouse" if args.coevolve else args.resume, which="latest")
-        if "config" not in checkpoint.state:
-            raise ConfigError(f"{args.resume!r} holds no run config; it cannot be resumed")
-        config = Config.from_dict(checkpoint.state["config"], source=str(checkpoint.path / "state.json"))
+        run_dir, state, parts = load_run(args.resume)
+        config = Config.from_dict(state.config, source=str(next(iter(parts.values())).path / "state.json"))
         if "seed" in overrides.get("run", {}) and overrides["run"]["seed"] != config.run.seed:
             raise ConfigError(f"--seed {overrides['run']['seed']} is not accepted with --resume: the run was made with seed {config.run.seed}")
         config.update(overrides, "command line")
-        return config, checkpoint
+        return config, (run_dir, state, parts)
     env_id = overrides.get("env", {}).get("env", Config().env.env)
     preset = Path(args.config) if args.config else preset_path(env_id)
     config = Config()
@@ -59,41 +59,46 @@ def main(argv=None, prog: str | None = None) -> int:
     prog = prog or "rlfree train"
     args = parse_args(argv, prog)
     with user_errors(prog):
-        config, checkpoint = resolve_config(args)
-        trainer = (CoevolutionTrainer if args.coevolve else Trainer)(config, run_dir=None, checkpoint=checkpoint)
-        if checkpoint is not None:
-            trainer.run_dir = checkpoint.path.parents[2 if args.coevolve else 1]
-        else:
-            trainer.run_dir = make_run_folder(config)
-        from rlfree.board import Board, DuelBoard
-        from rlfree.progress import ConsoleProgress, DuelConsole
-
-        print(f"run folder: {trainer.run_dir}  (env {trainer.env_id}, backend {trainer.backend}, device {config.env.device})")
-        if args.coevolve:
-            trainer.observers = [DuelConsole(), DuelBoard(trainer.run_dir, config.to_dict(), resumed=checkpoint is not None)]
-        else:
-            trainer.observers = [
-                ConsoleProgress(config.run.generations, bar=config.run.progress),
-                Board(trainer.run_dir, config.to_dict(), resumed=checkpoint is not None),
+        config, resume = resolve_config(args)
+        duel = "mouse" in resume[2] if resume else args.coevolve
+        algorithm = CoevolutionTrainer(config) if duel else Trainer(config)
+        try:
+            if resume:
+                run_dir, state, parts = resume
+                algorithm.restore(parts)
+            else:
+                run_dir, state = make_run_folder(config), None
+            record_type = DuelRecord if duel else GenerationRecord
+            observers = [
+                Console(record_type, config.run.generations, target=algorithm.target, best=state.best_eval if state else None,
+                        status=config.run.progress or sys.stderr.isatty()),
+                Board(run_dir, record_type, config.to_dict(), resume=state, texts=algorithm.texts()),
             ]
-        result = trainer.run()
-    if result.interrupted:
-        again = " --coevolve" if args.coevolve else ""
-        print(f"\ninterrupted: checkpoint saved; continue with: rlfree train{again} --resume {result.run_dir}")
-    elif args.coevolve:
-        print(f"\ndone: {result.generations} generations, {result.episodes:,} games, {result.elapsed:.2f} s of training")
-    elif result.solved:
-        print(
-            f"\nsolved: centre's mean {result.check_mean:.1f} over 100 episodes of gymnasium's {trainer.env_id} "
-            f"(target {trainer.target}) after {result.generations} generations, {result.env_steps:,} env steps, "
-            f"{result.elapsed:.2f} s of training"
-        )
-    else:
-        best = "-" if result.best_eval is None else f"{result.best_eval:.1f}"
-        goal = "" if trainer.target is None else f" without reaching the target {trainer.target}"
-        print(f"\nstopped after {result.generations} generations{goal}; best evaluation {best}")
+        except BaseException:
+            algorithm.close()
+            raise
+        print(f"run folder: {run_dir}  (env {algorithm.env_id}, backend {algorithm.backend}, device {config.env.device})")
+        result = RunLoop(algorithm, run_dir, observers, config=config, state=state).run()
+    print_summary(result, algorithm, duel)
     print(f"run folder:  {result.run_dir}")
     print(f"watch it:    rlfree watch {result.run_dir}")
     print(f"TensorBoard: tensorboard --logdir {result.run_dir.parent}")
     return 130 if result.interrupted else 0
 
+
+def print_summary(result: RunResult, algorithm, duel: bool) -> None:
+    state = result.state
+    if result.interrupted:
+        print(f"\ninterrupted: checkpoint saved; continue with: rlfree train --resume {result.run_dir}")
+    elif duel:
+        print(f"\ndone: {state.generation} generations, {state.episodes:,} games, {state.elapsed:.2f} s of training")
+    elif state.solved:
+        print(
+            f"\nsolved: centre's mean {state.check_mean:.1f} over {TARGET_CHECK_EPISODES} episodes of gymnasium's {algorithm.env_id} "
+            f"(target {algorithm.target}) after {state.generation} generations, {state.env_steps:,} env steps, "
+            f"{state.elapsed:.2f} s of training"
+        )
+    else:
+        best = "-" if state.best_eval is None else f"{state.best_eval:.1f}"
+        goal = "" if algorithm.target is None else f" without reaching the target {algorithm.target}"
+        print(f"\nstopped after {state.generation} generations{goal}; best evaluation {best}")

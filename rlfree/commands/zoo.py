@@ -62,6 +62,7 @@ from rlfree.agent import load_agent
 from rlfree.backend import resolve_env_id
 from rlfree.coevolve import DUEL_ENV_ID
 from rlfree.config import Config, load_toml
+from rlfree.run_loop import RunLoop
 from rlfree.seeding import episode_seeds
 from rlfree.shipped import preset_path
 from rlfree.trainer import TARGET_CHECK_EPISODES, Trainer
@@ -179,14 +180,10 @@ def run_rlfree(env_id: str, agents_dir: Path, seed: int, args, logdir: Path) -> 
     config.run.target = task_threshold(config)
     config.env.threads = args.threads
     run_dir = logdir / f"{config.env.env.replace('/', '-')}__zoo__{seed}"
-    trainer = Trainer(config, run_dir)
-    try:
-        while trainer.walk.generation < config.run.generations and not trainer.solved and trainer.elapsed < args.time_limit:
-            trainer.train_generation()
-    finally:
-        trainer.close()
+    loop = RunLoop(Trainer(config), run_dir, config=config, stop=lambda state: state.elapsed >= args.time_limit)
+    state = loop.run().state
     final = load_agent(run_dir).score(FINAL_SEEDS)
-    return RunOutcome(trainer.solved, trainer.elapsed, 0.0, trainer.env_steps, final)
+    return RunOutcome(state.solved, state.elapsed, 0.0, state.env_steps, final)
 
 
 # -- Stable-Baselines3 PPO and sb3-contrib ARS --------------------------------------------------

@@ -36,6 +36,7 @@ class Agent:
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
         """A fresh copy of the agent's env: ``gym.make(env_id, **env_kwargs, render_mode=...)``."""
+        # not even render_mode=None: an env whose __init__ takes no render_mode (the README's own) refuses it
         return make_env(self.env_id, self.env_kwargs, **({"render_mode": render_mode} if render_mode else {}))
 
     def play(self, env: gym.Env, seed: int, on_step: Callable[[gym.Env], None] | None = None) -> tuple[float, int]:

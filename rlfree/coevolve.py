@@ -338,7 +338,10 @@ class CoevolutionTrainer:
             if ckpt is None or ckpt.network.get("role") != side or not ckpt.walk:
                 raise CheckpointError(f"{str(ckpt.path) if ckpt else side!r} is not the {side} of a resumable cat-versus-mouse run")
             arrays = {k: torch.from_numpy(v) for k, v in ckpt.walk.items() if k != "early"}
-            self.walks[side].load_state_dict({**arrays, **ckpt.state})
+            try:
+                self.walks[side].load_state_dict({**arrays, **ckpt.state})
+            except ValueError as err:  # a walk state of another network's shape
+                raise CheckpointError(f"{str(ckpt.path)!r} cannot be resumed with this config: {err}") from None
             if "early" in ckpt.walk:
                 self.early[side] = torch.from_numpy(ckpt.walk["early"]).to(self.device, self.dtype)[None]
 

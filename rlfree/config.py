@@ -95,7 +95,7 @@ class RunConfig:
     save_freq: int = _f(10, "write checkpoints/latest every this many generations")
     exp_name: str = _f("rlfree", "experiment name, part of the run folder's name")
     logdir: str = _f("runs", "where run folders are made")
-    progress: bool = _f(False, "print a line for every generation even when not at a terminal")
+    progress: bool = _f(False, "a status line on stderr: rate, ETA against --generations, best centre against the target (always shown at a terminal; with -P also in a log, every 10 s)")
 
 
 SECTIONS: dict[str, type] = {"env": EnvConfig, "network": NetworkConfig, "walk": WalkConfig, "run": RunConfig}

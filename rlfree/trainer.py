@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, torch_settings
-from rlfree.checkpoint import Checkpoint
+from rlfree.checkpoint import Checkpoint, CheckpointError
 from rlfree.config import Config
 from rlfree.evaluator import LocalEvaluator
 from rlfree.optimiser import make_optimiser
@@ -195,7 +195,10 @@ class Trainer:
 
     def restore(self, parts: dict[str, Checkpoint]) -> None:
         checkpoint = parts[""]
-        self.optimiser.load_state_dict({**{k: torch.from_numpy(v) for k, v in checkpoint.walk.items()}, **checkpoint.state})
+        try:
+            self.optimiser.load_state_dict({**{k: torch.from_numpy(v) for k, v in checkpoint.walk.items()}, **checkpoint.state})
+        except ValueError as err:  # a walk state of another network's shape
+            raise CheckpointError(f"{str(checkpoint.path)!r} cannot be resumed with this config: {err}") from None
 
     def close(self) -> None:
         self.evaluator.close()

@@ -32,6 +32,7 @@ from rlfree.agent import Agent, load_agent
 from rlfree.checkpoint import load_checkpoint
 from rlfree.cli import shown_path, user_errors
 from rlfree.coevolve import YARDSTICK, find_duel, load_duel_agent
+from rlfree.errors import UserError
 from rlfree.shipped import agents_dir
 
 FIRST_SEED = 1_600_000_000  # held-out range [2^30, 2^31)
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
     parts = args.only or ["reward", "imitation", "duel"]
     with user_errors("catmouse_report.py"):
         if args.games < 1:
-            raise ValueError(f"--games {args.games} is not accepted: use 1 or more")
+            raise UserError(f"--games {args.games} is not accepted: use 1 or more")
         seeds = [args.seed + i for i in range(args.games)]
         if "reward" in parts:
             by_reward(args.chase, seeds)

@@ -242,6 +242,24 @@ def test_missing_checkpoint_for_resume_is_one_line(tmp_path, capsys):
     assert "does not exist" in line
 
 
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--hidden", "7"], "cannot be resumed with this config: walk state 'centre' has shape"),
+        (["--env-kwargs", "sutton_barto_reward=true"], "--env-kwargs is not accepted with --resume"),
+    ],
+    ids=["other-network", "other-env-kwargs"],
+)
+def test_resume_with_settings_that_change_the_run_is_one_line(tmp_path, capsys, flags, words):
+    train_script.main(small_run_args(tmp_path, tmp_path / "runs", 2))
+    run_dir = only_run_folder(tmp_path / "runs")
+    before = sorted((p.relative_to(run_dir), p.stat().st_mtime_ns) for p in run_dir.rglob("*") if p.is_file())
+    capsys.readouterr()
+    line = run_main_expecting_error(["--resume", str(run_dir), "-n", "4", *flags], capsys)
+    assert words in line
+    assert sorted((p.relative_to(run_dir), p.stat().st_mtime_ns) for p in run_dir.rglob("*") if p.is_file()) == before
+
+
 def test_resume_refuses_a_folder_that_is_not_a_run_folder(tmp_path, capsys):
     """A checkpoint folder outside RUN/checkpoints/ has no run to continue: nothing is written anywhere."""
     train_script.main(small_run_args(tmp_path, tmp_path / "runs", 2))

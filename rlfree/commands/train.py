@@ -43,6 +43,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
         config = Config.from_dict(state.config, source=str(next(iter(parts.values())).path / "state.json"))
         if "seed" in overrides.get("run", {}) and overrides["run"]["seed"] != config.run.seed:
             raise ConfigError(f"--seed {overrides['run']['seed']} is not accepted with --resume: the run was made with seed {config.run.seed}")
+        if "env_kwargs" in overrides.get("env", {}) and overrides["env"]["env_kwargs"] != config.env.env_kwargs:
+            raise ConfigError(f"--env-kwargs is not accepted with --resume: the run was made with env_kwargs {config.env.env_kwargs}")
         config.update(overrides, "command line")
         return config, (run_dir, state, parts)
     env_id = overrides.get("env", {}).get("env", Config().env.env)

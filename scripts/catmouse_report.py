@@ -5,11 +5,11 @@
     python scripts/catmouse_report.py --chase runs/rlfree-CatMouseChase-v0__... \\
         --teacher runs/rlfree-CatMouseTeacher-v0__... --duel runs/rlfree-CatMouseDuel-v0__...
 
-1. By reward: the mouse of ``rlfree/CatMouseChase-v0`` against the seed's teacher, on the same
+1. By reward: the mouse of ``rlfree/CatMouseChase-v0`` against the blog's teacher, on the same
    games: mean return and games survived.
 2. By imitation: the mouse of ``rlfree/CatMouseTeacher-v0``: mistakes per game on held-out
-   games (10 - return, and the seed's own grading :func:`rlfree.envs.catmouse.mistakes_per_game`),
-   with the games played and the seconds of training its run took, beside the seed's LSTM.
+   games (10 - return, and the blog's own grading :func:`rlfree.envs.catmouse.mistakes_per_game`),
+   with the games played and the seconds of training its run took, beside the blog's LSTM.
 3. Cat versus mouse: the final cat and mouse of a ``--coevolve`` run and those of generation 10,
    every mouse against every cat: capture rate and the mouse's mean return.
 
@@ -36,7 +36,7 @@ from rlfree.errors import UserError
 from rlfree.shipped import agents_dir
 
 FIRST_SEED = 1_600_000_000  # held-out range [2^30, 2^31)
-SEED_LSTM = {"games": 3_000_000, "minutes": 40}  # the seed's LSTM: 1.0 mistakes per game
+BLOG_LSTM = {"games": 3_000_000, "minutes": 40}  # the blog's LSTM (learning-ml-blog-cat-and-mouse): 1.0 mistakes per game
 CHASE_ID, TEACHER_ID = "rlfree/CatMouseChase-v0", "rlfree/CatMouseTeacher-v0"
 
 
@@ -89,7 +89,7 @@ def by_reward(path: Path, seeds: list[int]) -> None:
     agent = load_agent(path)
     rows = {
         f"free network ({shown_path(agent.source)})": agent.score(seeds),
-        "seed's teacher": scripted_returns(CHASE_ID, teacher_action, seeds),
+        "blog's teacher": scripted_returns(CHASE_ID, teacher_action, seeds),
         "evader (hand-written, for scale)": scripted_returns(CHASE_ID, evader_action, seeds),
     }
     print(f"1. By reward: {CHASE_ID}, {len(seeds)} games of gymnasium's env (the same games for every mouse)")
@@ -97,7 +97,7 @@ def by_reward(path: Path, seeds: list[int]) -> None:
     for name, returns in rows.items():
         # a caught mouse's return is below 0, a surviving one's above (see rlfree.coevolve.captured)
         print(f"   {name:<60} {returns.mean():>+11.2f} {np.mean(returns > 0):>9.1%}")
-    mouse, teacher = rows[next(iter(rows))], rows["seed's teacher"]
+    mouse, teacher = rows[next(iter(rows))], rows["blog's teacher"]
     verdict = "beats" if mouse.mean() > teacher.mean() else "does NOT beat"
     print(f"   the free network {verdict} the teacher by {mouse.mean() - teacher.mean():+.2f} return per game")
 
@@ -113,9 +113,9 @@ def by_imitation(path: Path, seeds: list[int]) -> None:
     if "episodes" in state:
         games, seconds = int(state["episodes"]), float(state["elapsed"])
         print(f"   to reach it: {games:,} games played (evaluations included), {seconds:.1f} s of training (generation {state['generation']})")
-    print(f"   the seed's LSTM, 1.0 mistakes per game: {SEED_LSTM['games']:,} games, {SEED_LSTM['minutes']} CPU minutes")
+    print(f"   the blog's LSTM, 1.0 mistakes per game: {BLOG_LSTM['games']:,} games, {BLOG_LSTM['minutes']} CPU minutes")
     if "episodes" in state:
-        print(f"   ratio: {SEED_LSTM['games'] / games:.0f}x fewer games, {SEED_LSTM['minutes'] * 60 / seconds:.0f}x less time")
+        print(f"   ratio: {BLOG_LSTM['games'] / games:.0f}x fewer games, {BLOG_LSTM['minutes'] * 60 / seconds:.0f}x less time")
 
 
 def cat_versus_mouse(path: Path, seeds: list[int]) -> None:

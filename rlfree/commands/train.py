@@ -70,6 +70,7 @@ def main(argv=None, prog: str | None = None) -> int:
                 algorithm.restore(parts)
             else:
                 run_dir, state = make_run_folder(config), None
+            print(f"run folder: {run_dir}  (env {algorithm.env_id}, backend {algorithm.backend}, device {config.env.device})")
             record_type = DuelRecord if duel else GenerationRecord
             observers = [
                 Console(record_type, config.run.generations, target=algorithm.target, best=state.best_eval if state else None,
@@ -79,7 +80,6 @@ def main(argv=None, prog: str | None = None) -> int:
         except BaseException:
             algorithm.close()
             raise
-        print(f"run folder: {run_dir}  (env {algorithm.env_id}, backend {algorithm.backend}, device {config.env.device})")
         result = RunLoop(algorithm, run_dir, observers, config=config, state=state).run()
     print_summary(result, algorithm, duel)
     print(f"run folder:  {result.run_dir}")

@@ -1,7 +1,8 @@
 """A saved agent, played in gymnasium's own environment.
 
 An agent is a ``W.npy`` + ``network.json`` pair (a checkpoint folder, or a run folder whose
-``checkpoints/best`` holds one). :func:`load_agent` reads it without executing code;
+``checkpoints/best`` holds one). :func:`load_agent` reads it without executing code, and
+imports the package of a ``package:Env-v0`` id only when the caller allows it;
 :meth:`Agent.play` runs single episodes (for rendering and recording) and
 :meth:`Agent.score` runs many episodes at once through a gymnasium vector env. Both play the env
 the agent was trained on: ``gym.make(env_id, **env_kwargs)`` with the arguments network.json
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import gymnasium as gym
 import numpy as np
@@ -72,10 +73,14 @@ class Agent:
         return rollout.returns.reshape(-1).numpy()
 
 
-def load_agent(path: str | Path) -> Agent:
-    """The agent saved at ``path`` (run folder -> its best checkpoint, or a checkpoint folder)."""
+def load_agent(path: str | Path, allow_import: Collection[str] = ()) -> Agent:
+    """The agent saved at ``path`` (run folder -> its best checkpoint, or a checkpoint folder).
+
+    allow_import: packages that may be imported for an env id ``package:Env-v0`` that the
+    checkpoint names (ImportNotAllowed for any other package not imported yet).
+    """
     checkpoint = load_checkpoint(path, which="best")
-    env_id = resolve_env_id(checkpoint.network["env_id"])
+    env_id = resolve_env_id(checkpoint.network["env_id"], allow_import, source=str(checkpoint.path / "network.json"))
     env_kwargs = saved_env_kwargs(checkpoint.network)  # they may change the spaces (continuous=true)
     check_dependencies(env_id)
     probe = make_env(env_id, env_kwargs)

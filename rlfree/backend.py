@@ -4,13 +4,17 @@
 gymnasium's vector env otherwise, and always gymnasium when ``env_kwargs`` are given (a twin
 builds its task itself and takes no ``gym.make`` arguments); ``torch`` and ``gym`` force one.
 An id of the form ``package:Env-v0`` imports ``package`` first, so environments registered by
-a user's own package need no change to rlfree.
+a user's own package need no change to rlfree. Only an id the user typed may import: an id read
+from a file (a checkpoint's network.json or state.json) imports nothing unless the user allowed
+that package (``--import PACKAGE``), so a shared checkpoint runs no code.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import sys
+from typing import Collection
 
 import gymnasium as gym
 import torch
@@ -29,11 +33,32 @@ class UnknownEnvError(UserError, ValueError):
     """An environment id that gymnasium does not know; the message lists close matches."""
 
 
-def resolve_env_id(env_id: str) -> str:
-    """Import the id's package if it names one, check gymnasium knows it, return the bare id."""
+class ImportNotAllowed(UserError, ValueError):
+    """An env id read from a file names a package the user has not allowed to be imported."""
+
+
+def resolve_env_id(env_id: str, allow_import: bool | Collection[str] = True, *, source: str | None = None) -> str:
+    """Import the id's package if it names one, check gymnasium knows it, return the bare id.
+
+    allow_import: True when the user typed ``env_id`` (``--env my_pkg:MyEnv-v0``); for an id
+    read from ``source`` (a file), the packages the user allowed (``--import my_pkg``): any
+    other package not imported yet is an ImportNotAllowed naming it, and is never imported.
+    """
     register_builtin_envs()
     module_name, sep, bare_id = env_id.partition(":")
     if sep:
+        if not all(part.isidentifier() for part in module_name.split(".")):
+            # a relative name ('.', '..os', '../x') or a path: import_module would raise TypeError
+            raise UnknownEnvError(
+                f"env {env_id!r}: {module_name!r} is not a package name; use package:Env-v0 with an importable name (my_pkg, my_pkg.envs)"
+            )
+        allowed = allow_import is True or module_name in sys.modules or (allow_import is not False and module_name in allow_import)
+        if not allowed:
+            where = f" (read from {source})" if source else ""
+            raise ImportNotAllowed(
+                f"env {env_id!r}{where} needs package {module_name!r} imported, and rlfree imports only packages you name; "
+                f"if you trust it, add --import {module_name}"
+            )
         try:
             importlib.import_module(module_name)
         except ImportError as err:
@@ -64,6 +89,16 @@ def choose_backend(env_id: str, backend: str, env_kwargs: dict | None = None) ->
     if backend == "auto":
         return "torch" if has_twin else "gym"
     return backend
+
+
+def check_vectorization(backend: str, vectorization: str) -> None:
+    """ConfigError for a vectorization other than sync on the twin backend: a twin steps every
+    copy as one batch in this process, so worker processes would do nothing."""
+    if backend == "torch" and vectorization != "sync":
+        raise ConfigError(
+            f"vectorization {vectorization!r} is not accepted on the twin backend (torch), which steps all copies as one batch "
+            f"in this process; use --vectorization sync, or --backend gym to run gymnasium's copies {vectorization}"
+        )
 
 
 def torch_settings(env: EnvConfig) -> tuple[torch.device, torch.dtype]:

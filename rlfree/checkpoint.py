@@ -9,15 +9,19 @@ A checkpoint is a folder::
 
 ``W.npy`` and ``network.json`` alone are a portable agent: numpy can run it without rlfree.
 Everything is written into a fresh temporary folder first and then swapped in by renames, so a
-crash or Ctrl-C at any moment leaves either the old or the new checkpoint, never half of one.
+crash or Ctrl-C at any moment leaves either the old or the new checkpoint, never half of one;
+the temporary folders a killed writer left are removed by the next save of that checkpoint.
+Loading runs no code from the files: arrays are read without pickle, and the env id a
+network.json names imports its package only when the user allows it (:mod:`rlfree.backend`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,11 +61,26 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
         os.fsync(f.fileno())
 
 
+def _fresh_folder(parent: Path, prefix: str) -> Path:
+    """A new empty folder ``parent/prefix<random>``, made as mkdir makes any folder (its mode
+    follows the umask, as the run folder's does; tempfile.mkdtemp's would be 0700)."""
+    while True:
+        folder = parent / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+
+
 def save_checkpoint(path: str | Path, *, W: np.ndarray, network: dict, walk: dict[str, np.ndarray], state: dict) -> Path:
     """Write a checkpoint folder at ``path`` atomically; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    prefix = f".{path.name}.tmp-"
+    for stale in path.parent.glob(f"{prefix}*"):  # left by a writer killed mid-save; only one writer saves a checkpoint
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = _fresh_folder(path.parent, prefix)
     try:
         _write_npy(tmp / "W.npy", np.ascontiguousarray(W))
         _write_bytes(tmp / "network.json", (json.dumps(network, indent=2) + "\n").encode())
@@ -99,23 +118,49 @@ def find_checkpoint(path: str | Path, which: str = "best") -> Path:
     )
 
 
+# numpy's np.load takes a file with neither magic for a pickle, and says so; these say what it is not
+MAGIC = {".npy": (b"\x93NUMPY", "a numpy .npy array"), ".npz": (b"PK", "a numpy .npz archive")}
+
+
+def _check_magic(path: Path) -> None:
+    """CheckpointError when ``path`` is empty or does not start as its suffix's numpy format does."""
+    magic, kind = MAGIC[path.suffix]
+    with open(path, "rb") as f:
+        head = f.read(len(magic))
+    if not head:
+        raise CheckpointError(f"{str(path)!r} is empty (0 bytes); expected {kind}")
+    if head != magic:
+        raise CheckpointError(f"{str(path)!r} is not {kind} (its first bytes are not {magic!r})")
+
+
 def load_checkpoint(path: str | Path, which: str = "best") -> Checkpoint:
     """Read a checkpoint without executing any code from it (no pickle)."""
     folder = find_checkpoint(path, which)
     try:
         network = json.loads((folder / "network.json").read_text())
+        _check_magic(folder / "W.npy")
         W = np.load(folder / "W.npy", allow_pickle=False)
         state = json.loads((folder / "state.json").read_text()) if (folder / "state.json").is_file() else {}
         walk: dict[str, np.ndarray] = {}
         if (folder / "walk.npz").is_file():
+            _check_magic(folder / "walk.npz")
             with np.load(folder / "walk.npz", allow_pickle=False) as archive:
                 walk = {name: archive[name] for name in archive.files}
-    except (ValueError, OSError, json.JSONDecodeError) as err:
+    except CheckpointError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # a truncated file: EOFError, BadZipFile
         raise CheckpointError(f"checkpoint {str(folder)!r} cannot be read: {err}") from None
     if not isinstance(network, dict) or network.get("format") != "rlfree-free-network":
         raise CheckpointError(f"{str(folder / 'network.json')!r} is not an rlfree network config (format {network.get('format') if isinstance(network, dict) else None!r})")
-    if state and state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{str(folder / 'state.json')!r} is not an rlfree checkpoint state (format {state.get('format')!r})")
+    if not isinstance(network.get("env_id"), str):
+        raise CheckpointError(f"{str(folder / 'network.json')!r} has env_id {network.get('env_id')!r}; expected a gymnasium id (a string)")
+    if not isinstance(network.get("network"), dict):  # a resume reads no other part of it, and would go on without it
+        raise CheckpointError(f"{str(folder / 'network.json')!r} has no 'network' table (the network's shape and options); it is damaged")
+    if W.dtype.kind != "f":
+        raise CheckpointError(f"{str(folder / 'W.npy')!r} holds {W.dtype} values; expected floats")
+    if state and (not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT):
+        found = state.get("format") if isinstance(state, dict) else None
+        raise CheckpointError(f"{str(folder / 'state.json')!r} is not an rlfree checkpoint state (format {found!r})")
     expected = tuple(network.get("W_shape", ()))
     if W.shape != expected:
         raise CheckpointError(f"{str(folder / 'W.npy')!r} has shape {W.shape}; network.json says {expected}")

@@ -1,13 +1,32 @@
-"""What the scripts share: turning user errors into one line and exit code 2 (1 for a crashing env)."""
+"""What the commands share: their argument parser, the --import flag, and turning user errors
+into one line and exit code 2 (1 for a crashing env)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 from rlfree.errors import UserError
 from rlfree.gym_copies import EnvCrashed
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose refusal of a command line is one line, argparse's message and a
+    pointer to --help, instead of the whole usage above it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def add_import_argument(parser: argparse.ArgumentParser) -> None:
+    """``--import PACKAGE`` (repeatable): the packages an env id read from a run may import."""
+    parser.add_argument(
+        "--import", dest="imports", metavar="PACKAGE", action="append", default=[],
+        help="allow importing PACKAGE for a saved env id 'PACKAGE:Env-v0' (repeatable); rlfree never imports a package "
+             "because a checkpoint names it, only one you name here or in --env",
+    )
 
 
 @contextmanager

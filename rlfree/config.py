@@ -46,7 +46,7 @@ class EnvConfig:
     env_kwargs: dict = _f({}, "keyword arguments of gym.make, as KEY=VALUE with TOML values (continuous=true gravity=-9.5); in a preset an inline table")
     backend: str = _f("auto", "auto: the batched twin when one exists and env_kwargs is empty, else gymnasium; torch: twin; gym: gymnasium vector env",
                       choices="rlfree.backend:BACKENDS")
-    vectorization: str = _f("sync", "how the gym backend runs its copies: sync (in this process) or async (in worker processes)",
+    vectorization: str = _f("sync", "how the gym backend runs its copies: sync (in this process) or async (in worker processes); a twin (backend torch) takes only sync",
                             choices="rlfree.vector:TRAINING_VECTORIZATIONS")
     workers: int = _f(0, "worker processes of --vectorization async (0: one per CPU core)")
     device: str = _f("cpu", "torch device for the network and twins: cpu, cuda, cuda:1, ...")
@@ -93,7 +93,7 @@ class RunConfig:
     eval_episodes: int = _f(100, "episodes of the centre's evaluation, on seeds never used in training")
     target: float | None = _f(None, "stop when the centre's evaluation reaches this (default: the env's reward_threshold)")
     save_freq: int = _f(10, "write checkpoints/latest every this many generations")
-    exp_name: str = _f("rlfree", "experiment name, part of the run folder's name")
+    exp_name: str = _f("rlfree", "experiment name, part of the run folder's name: a plain name, no / or \\, not . or ..")
     logdir: str = _f("runs", "where run folders are made")
     progress: bool = _f(False, "a status line on stderr: rate, ETA against --generations, best centre against the target (always shown at a terminal; with -P also in a log, every 10 s)")
 
@@ -173,6 +173,13 @@ class Config:
                 raise ConfigError(message)
         check_twin_kwargs(e.backend, e.env_kwargs)
         check_device(e.device)
+        check_exp_name(r.exp_name)
+
+
+def check_exp_name(name: str) -> None:
+    """ConfigError unless ``name`` is a plain name: the run folder it names stays inside logdir."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ConfigError(f"exp_name {name!r} is not accepted: use a plain name, without / or \\ (and not . or ..), e.g. baseline-2")
 
 
 def check_twin_kwargs(backend: str, env_kwargs: dict | None) -> None:

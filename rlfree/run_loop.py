@@ -12,7 +12,7 @@ co-evolution of :mod:`rlfree.coevolve`, and later others) supplies only
 budget, the target or a stop predicate ends the run (zoo's time limit is one), writes
 ``checkpoints/latest`` every ``save_freq`` generations and ``checkpoints/best`` when the
 algorithm says its evaluated centre is the best so far, hands every record to the observers
-(:class:`Observer`: TensorBoard and CSV, the console, trackers), and on Ctrl-C saves what the
+(:class:`Observer`: TensorBoard and CSV, the console, trackers), and on Ctrl-C or SIGTERM saves what the
 last completed generation left and returns. A run's folder is
 ``{logdir}/{env}__{exp}__{seed}__{time}/`` (config.toml, TensorBoard events, progress.csv,
 checkpoints/); :class:`RunState` is the schema of each checkpoint's ``state.json``.
@@ -21,7 +21,12 @@ checkpoints/); :class:`RunState` is the schema of each checkpoint's ``state.json
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -35,6 +40,31 @@ from rlfree.errors import UserError
 
 class RunFolderError(UserError, OSError):
     """The run folder cannot be made or written."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (timeout, docker stop, a cluster's scheduler) while the loop runs: handled as Ctrl-C."""
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread; the previous handler
+    is back on the way out. Worker processes forked inside inherit the handler, and in them it
+    does nothing: their parent closes them, as after Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield
+        return
+    owner = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() == owner:
+            raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # -- the run's state: the schema of state.json ---------------------------------------------------
@@ -128,7 +158,8 @@ class Observer(Protocol):
 class RunResult:
     run_dir: Path
     state: RunState
-    interrupted: bool
+    interrupted: bool  # by Ctrl-C or SIGTERM
+    terminated: bool = False  # by SIGTERM
 
 
 # -- run folders ---------------------------------------------------------------------------------
@@ -138,15 +169,21 @@ def run_folder_name(config: Config) -> str:
 
 
 def make_run_folder(config: Config) -> Path:
-    """Create ``logdir/{env}__{exp}__{seed}__{time}`` and write config.toml into it."""
+    """Create ``logdir/{env}__{exp}__{seed}__{time}`` (``-1``, ``-2``, ... appended when a run of
+    the same second has it) and write config.toml into it."""
     base = Path(config.run.logdir)
-    run_dir = base / run_folder_name(config)
-    suffix = 1
+    name = run_folder_name(config)
+    run_dir = base / name
+    if Path(name).name != name or run_dir.resolve().parent != base.resolve():  # one folder, right inside logdir
+        raise RunFolderError(f"run folder {name!r} would not lie inside --logdir {str(base)!r}; use a plain --exp-name")
     try:
-        while run_dir.exists():
-            run_dir = base / f"{run_folder_name(config)}-{suffix}"
-            suffix += 1
-        run_dir.mkdir(parents=True)
+        base.mkdir(parents=True, exist_ok=True)
+        for suffix in itertools.count(1):
+            try:
+                run_dir.mkdir()  # no exist_ok: of two runs started in the same second, each gets its own
+                break
+            except FileExistsError:
+                run_dir = base / f"{name}-{suffix}"
         (run_dir / "config.toml").write_text(to_toml(config.to_dict()))
     except OSError as err:
         raise RunFolderError(f"run folder {str(run_dir)!r} cannot be written ({err.strerror or err}); choose another --logdir") from None
@@ -171,7 +208,20 @@ def load_run(path: str | Path) -> tuple[Path, RunState, dict[str, Checkpoint]]:
     first = next(iter(parts.values()))
     if not first.walk or "generation" not in first.state:
         raise CheckpointError(f"{str(first.path)!r} holds an agent but no optimiser state; it cannot be resumed")
-    return run_dir, RunState.from_json(first.state, str(first.path / "state.json")), parts
+    state = RunState.from_json(first.state, str(first.path / "state.json"))
+    for part in parts.values():
+        check_optimiser_numbers(part)
+    return run_dir, state, parts
+
+
+def check_optimiser_numbers(checkpoint: Checkpoint) -> None:
+    """CheckpointError naming the first of the optimiser's numbers in state.json (sigma, seed, ...:
+    every entry beside RunState's, the format and a duel side's role) that is not a number."""
+    skip = {f.name for f in dataclasses.fields(RunState)} | {"format", "version", "role"}
+    for name, value in checkpoint.state.items():
+        if name not in skip and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            shown = "null" if value is None else repr(value)
+            raise CheckpointError(f"{str(checkpoint.path / 'state.json')}: {name} = {shown} is not accepted; expected a number")
 
 
 # -- the loop ------------------------------------------------------------------------------------
@@ -201,19 +251,20 @@ class RunLoop:
         return state.solved or state.generation >= self.config.run.generations or self.stop(state)
 
     def run(self) -> RunResult:
-        interrupted = False
+        interrupted = terminated = False
         try:
-            while not self.done():
-                self.step()
-        except KeyboardInterrupt:
-            interrupted = True
+            with sigterm_as_interrupt():
+                while not self.done():
+                    self.step()
+        except KeyboardInterrupt as err:
+            interrupted, terminated = True, isinstance(err, Terminated)
         finally:
             # what was last completed, even when Ctrl-C came in the middle of a generation
             self.save("latest", *self._snapshot)
             self.algorithm.close()
             for observer in self.observers:
                 observer.close()
-        return RunResult(self.run_dir, self.state, interrupted)
+        return RunResult(self.run_dir, self.state, interrupted, terminated)
 
     def step(self) -> Any:
         """One generation: the algorithm's, then its checkpoints and its record to the observers."""

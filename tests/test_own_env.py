@@ -66,11 +66,19 @@ def test_own_package_env_trains_on_the_gym_backend(tmp_path):
     W = np.load(latest / "W.npy", allow_pickle=False)
     assert W.shape == (2 + 4, 1 + 1 + 2 + 4)  # (outputs + hidden, [1, obs, activations])
 
-    # the saved agent names the id as given, so watching it imports the package again
+    # the saved agent names the id as given; watching it imports the package only when --import allows it
     assert json.loads((latest / "network.json").read_text())["env_id"] == "my_pkg:MyEnv-v0"
-    watched = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "watch.py"), str(run_dir), "--no-render", "--episodes", "3"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )
+    watch = [sys.executable, str(REPO / "scripts" / "watch.py"), str(run_dir), "--no-render", "--episodes", "3"]
+    refused = subprocess.run(watch, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "needs package 'my_pkg'" in refused.stderr and "--import my_pkg" in refused.stderr
+    watched = subprocess.run([*watch, "--import", "my_pkg"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert watched.returncode == 0, watched.stderr
     assert "mean return" in watched.stdout and "over 3 episodes" in watched.stdout
+
+    resumed = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train.py"), "--resume", str(run_dir), "--import", "my_pkg", "-n", "3"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((latest / "state.json").read_text())["generation"] == 3

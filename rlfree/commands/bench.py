@@ -39,6 +39,7 @@ from pathlib import Path
 import gymnasium as gym
 import torch
 
+from rlfree.cli import ArgumentParser
 from rlfree.config import Config, load_toml
 from rlfree.evaluate import evaluate
 from rlfree.network import tanh_
@@ -353,7 +354,7 @@ def markdown(header: list[str], rows: list[list[str]]) -> str:
 
 def main(argv=None, prog: str | None = None) -> int:
     prog = prog or "rlfree bench"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-solve", action="store_true", help="leave out the time-to-solve runs")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 for time-to-solve (default: 5)")
     parser.add_argument("--skip-walk", action="store_true", help="leave out the comparison of the walk's options")

@@ -4,8 +4,13 @@
     rlfree train --env Acrobot-v1 --population 64 --sigma 0.05 -n 300
     rlfree train --resume runs/CartPole-v1__rlfree__0__1700000000
     rlfree train --coevolve      # a cat and a mouse against each other (rlfree/CatMouseDuel-v0)
+    rlfree train --env my_pkg:MyEnv-v0                 # imports my_pkg, whose import registers MyEnv-v0
+    rlfree train --resume runs/MyEnv-v0__... --import my_pkg
 
 A preset agents/<env>.toml is used when it exists (or --config FILE); flags override it.
+A package is imported only when --env or --import names it, never because a preset or a
+resumed run's state.json does. Ctrl-C or SIGTERM saves the last completed generation and exits
+(130 or 143); --resume continues from there.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import sys
 from pathlib import Path
 
 from rlfree.board import Board
-from rlfree.cli import shown_path, user_errors
+from rlfree.backend import check_vectorization, choose_backend, resolve_env_id
+from rlfree.cli import ArgumentParser, add_import_argument, shown_path, user_errors
 from rlfree.coevolve import DUEL_ENV_ID, CoevolutionTrainer, DuelRecord
 from rlfree.config import Config, ConfigError, add_arguments, load_toml, overrides_from_args
 from rlfree.progress import Console
@@ -25,9 +31,10 @@ from rlfree.trainer import TARGET_CHECK_EPISODES, GenerationRecord, Trainer
 
 
 def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", metavar="TOML", help="a preset (default: agents/<env>.toml when it exists)")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoints/latest")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoints/latest, in its own folder (another --logdir, --exp-name or --seed is refused)")
+    add_import_argument(parser)
     parser.add_argument("--coevolve", action="store_true", help=f"train a cat network and a mouse network against each other, each with its own walk (env: {DUEL_ENV_ID})")
     add_arguments(parser)
     return parser.parse_args(argv)
@@ -40,21 +47,41 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
         overrides.setdefault("env", {}).setdefault("env", DUEL_ENV_ID)
     if args.resume:
         run_dir, state, parts = load_run(args.resume)
-        config = Config.from_dict(state.config, source=str(next(iter(parts.values())).path / "state.json"))
-        if "seed" in overrides.get("run", {}) and overrides["run"]["seed"] != config.run.seed:
-            raise ConfigError(f"--seed {overrides['run']['seed']} is not accepted with --resume: the run was made with seed {config.run.seed}")
+        source = str(next(iter(parts.values())).path / "state.json")
+        config = Config.from_dict(state.config, source=source)
+        given = overrides.get("run", {})
+        if "seed" in given and given["seed"] != config.run.seed:
+            raise ConfigError(f"--seed {given['seed']} is not accepted with --resume: the run was made with seed {config.run.seed}")
+        if "logdir" in given and Path(given["logdir"]).resolve() != run_dir.resolve().parent:
+            raise ConfigError(f"--logdir {given['logdir']} is not accepted with --resume: the run continues in its own folder {run_dir}; leave --logdir out")
+        if "exp_name" in given and given["exp_name"] != config.run.exp_name:
+            raise ConfigError(f"--exp-name {given['exp_name']} is not accepted with --resume: the run continues in its own folder {run_dir}; leave --exp-name out")
         if "env_kwargs" in overrides.get("env", {}) and overrides["env"]["env_kwargs"] != config.env.env_kwargs:
             raise ConfigError(f"--env-kwargs is not accepted with --resume: the run was made with env_kwargs {config.env.env_kwargs}")
         config.update(overrides, "command line")
+        check_env(config, args, overrides, source)
         return config, (run_dir, state, parts)
     env_id = overrides.get("env", {}).get("env", Config().env.env)
     preset = Path(args.config) if args.config else preset_path(env_id)
     config = Config()
-    if args.config or preset.is_file():
+    with_preset = bool(args.config) or preset.is_file()
+    if with_preset:
         config.update(load_toml(preset), str(preset))
-        print(f"preset: {shown_path(preset)}")
     config.update(overrides, "command line")
+    check_env(config, args, overrides, str(preset))
+    if with_preset:
+        print(f"preset: {shown_path(preset)}")
     return config, None
+
+
+def check_env(config: Config, args: argparse.Namespace, overrides: dict, source: str) -> None:
+    """One line before anything is built or written: an env id whose package the user did not
+    name (read from ``source``, a preset or a resumed state.json), or a setting its backend ignores."""
+    config.validate()
+    typed = overrides.get("env", {}).get("env")
+    allowed = [*args.imports, *([typed.partition(":")[0]] if typed else [])]
+    env_id = resolve_env_id(config.env.env, allowed, source=source)
+    check_vectorization(choose_backend(env_id, config.env.backend, config.env.env_kwargs), config.env.vectorization)
 
 
 def main(argv=None, prog: str | None = None) -> int:
@@ -85,13 +112,14 @@ def main(argv=None, prog: str | None = None) -> int:
     print(f"run folder:  {result.run_dir}")
     print(f"watch it:    rlfree watch {result.run_dir}")
     print(f"TensorBoard: tensorboard --logdir {result.run_dir.parent}")
-    return 130 if result.interrupted else 0
+    return 143 if result.terminated else 130 if result.interrupted else 0
 
 
 def print_summary(result: RunResult, algorithm, duel: bool) -> None:
     state = result.state
     if result.interrupted:
-        print(f"\ninterrupted: checkpoint saved; continue with: rlfree train --resume {result.run_dir}")
+        cause = "terminated (SIGTERM)" if result.terminated else "interrupted"
+        print(f"\n{cause}: checkpoint saved; continue with: rlfree train --resume {result.run_dir}")
     elif duel:
         print(f"\ndone: {state.generation} generations, {state.episodes:,} games, {state.elapsed:.2f} s of training")
     elif state.solved:

@@ -5,6 +5,10 @@
     rlfree watch --env CartPole-v1 --no-render --episodes 100   # the shipped agent
     rlfree watch runs/rlfree-CatMouseDuel-v0__... --render ansi       # cat versus mouse
     rlfree watch runs/rlfree-CatMouseDuel-v0__... --cat runs/.../checkpoints/gen10
+    rlfree watch runs/MyEnv-v0__... --import my_pkg     # an agent of env 'my_pkg:MyEnv-v0'
+
+An agent whose env id is 'package:Env-v0' needs its package imported; rlfree imports it only
+when --import names it, never because the saved network.json says so.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 from gymnasium.envs.registration import load_env_creator
 
 from rlfree.agent import load_agent
-from rlfree.cli import shown_path, user_errors
+from rlfree.cli import ArgumentParser, add_import_argument, shown_path, user_errors
 from rlfree.coevolve import is_duel, load_duel_agent
 from rlfree.errors import UserError
 from rlfree.recording import FrameRecorder, check_record_path
@@ -37,9 +41,10 @@ def has_display() -> bool:
 
 
 def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", help="a run folder (plays checkpoints/best) or a checkpoint folder")
     parser.add_argument("--env", help="with no path: play the agent shipped in agents/ for this env id")
+    add_import_argument(parser)
     parser.add_argument("--cat", metavar="PATH", help="cat versus mouse: the cat to play against the path's mouse (default: the path's own cat)")
     parser.add_argument("--episodes", type=int, default=5, help="episodes to play (default: 5)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the first episode; episode i uses seed+i (default: {DEFAULT_SEED})")
@@ -52,6 +57,8 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
 
 
 def agent_path(args: argparse.Namespace) -> Path:
+    if args.path and args.env:
+        raise UserError(f"--env {args.env} plays a shipped agent and cannot be given with a path; leave it out (a saved env's package is allowed with --import PACKAGE)")
     if args.path:
         return Path(args.path)
     if args.env:
@@ -131,7 +138,7 @@ def main(argv=None, prog: str | None = None) -> int:
             if args.episodes < 1:
                 raise UserError(f"--episodes {args.episodes} is not accepted: use 1 or more")
             path = agent_path(args)
-            agent = load_duel_agent(path, args.cat) if args.cat or is_duel(path) else load_agent(path)
+            agent = load_duel_agent(path, args.cat) if args.cat or is_duel(path) else load_agent(path, args.imports)
             render = args.render
             if render == "human" and not has_display():
                 raise UserError("--render human needs a display and none was found; use --record run.gif (or --render ansi, --no-render)")

@@ -60,6 +60,7 @@ import torch
 from rlfree import shipped
 from rlfree.agent import load_agent
 from rlfree.backend import resolve_env_id
+from rlfree.cli import ArgumentParser
 from rlfree.coevolve import DUEL_ENV_ID
 from rlfree.config import Config, load_toml
 from rlfree.run_loop import RunLoop
@@ -372,7 +373,7 @@ def preset_tasks(agents_dir: Path) -> list[str]:
 
 
 def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", metavar="ID", help="env ids with a preset in agents/ (default: every preset)")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1 per task and algorithm (default: 3)")
     parser.add_argument("--compare", action="store_true", help="also Stable-Baselines3 PPO and sb3-contrib ARS (pip install rlfree[compare])")

@@ -24,8 +24,8 @@ def add_import_argument(parser: argparse.ArgumentParser) -> None:
     """``--import PACKAGE`` (repeatable): the packages an env id read from a run may import."""
     parser.add_argument(
         "--import", dest="imports", metavar="PACKAGE", action="append", default=[],
-        help="allow importing PACKAGE for a saved env id 'PACKAGE:Env-v0' (repeatable); rlfree never imports a package "
-             "because a checkpoint names it, only one you name here or in --env",
+        help="allow importing PACKAGE for an env id 'PACKAGE:Env-v0' read from a checkpoint or preset (repeatable); "
+             "a package that only a file names is never imported",
     )
 
 

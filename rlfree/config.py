@@ -145,6 +145,8 @@ class Config:
                 value = getattr(getattr(self, section), f.name)
                 if accepted is not None and value not in accepted:
                     raise ConfigError(f"{f.name} {value!r} is not accepted; use one of {', '.join(accepted)}")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ConfigError(f"{f.name}={value} is not accepted: use a finite number")
         e, n, w, r = self.env, self.network, self.walk, self.run
         checks = [
             (e.workers >= 0, f"workers={e.workers} is not accepted: use 0 (one per CPU core) or more"),

@@ -12,3 +12,9 @@ from __future__ import annotations
 
 class UserError(Exception):
     """Bad input; the message names the bad value and what would be accepted."""
+
+
+class NonFiniteRun(UserError, FloatingPointError):
+    """A run whose numbers stopped being numbers: every member's return, or the centre, is NaN or
+    infinite. Raised by the algorithm before it moves to such a state, so the run loop's last
+    completed generation (what it saves) is still finite; the message names the generation."""

@@ -29,7 +29,7 @@ class Optimiser(Protocol):
 
     def tell(self, returns: torch.Tensor) -> dict[str, float | int]:
         """returns: (rows, E) of ``ask()``'s rows -> figures: population_mean, population_max,
-        population_min, step_norm, weight_norm, nan_returns."""
+        population_min, step_norm, weight_norm, nonfinite_returns."""
 
     def state_dict(self) -> dict[str, torch.Tensor | float | int]:
         """Tensors and plain numbers that restore the optimiser exactly."""

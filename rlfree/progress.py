@@ -9,6 +9,7 @@ against the target. At a terminal it is redrawn in place after every generation;
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -48,7 +49,7 @@ class Console:
             self.status_stream.write("\r\033[K")
         print(record.line(), file=self.stream, flush=True)
         evaluation = getattr(record, "eval_mean", None)
-        if evaluation is not None and (self.best is None or evaluation > self.best):
+        if evaluation is not None and math.isfinite(evaluation) and (self.best is None or evaluation > self.best):
             self.best = evaluation
         if self.first_generation is None:  # a resumed run counts its rate from where it resumed
             self.first_generation = record.generation - 1

@@ -13,9 +13,10 @@ budget, the target or a stop predicate ends the run (zoo's time limit is one), w
 ``checkpoints/latest`` every ``save_freq`` generations and ``checkpoints/best`` when the
 algorithm says its evaluated centre is the best so far, hands every record to the observers
 (:class:`Observer`: TensorBoard and CSV, the console, trackers), and on Ctrl-C or SIGTERM saves what the
-last completed generation left and returns. A run's folder is
-``{logdir}/{env}__{exp}__{seed}__{time}/`` (config.toml, TensorBoard events, progress.csv,
-checkpoints/); :class:`RunState` is the schema of each checkpoint's ``state.json``.
+last completed generation left and returns; a :class:`rlfree.errors.NonFiniteRun` (the walk's
+numbers went NaN or infinite) saves the same and goes on up, naming the generation kept. A
+run's folder is ``{logdir}/{env}__{exp}__{seed}__{time}/`` (config.toml, TensorBoard events,
+progress.csv, checkpoints/); :class:`RunState` is the schema of each checkpoint's ``state.json``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 
 from rlfree.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from rlfree.config import Config, to_toml
-from rlfree.errors import UserError
+from rlfree.errors import NonFiniteRun, UserError
 
 
 class RunFolderError(UserError, OSError):
@@ -258,8 +259,10 @@ class RunLoop:
                     self.step()
         except KeyboardInterrupt as err:
             interrupted, terminated = True, isinstance(err, Terminated)
+        except NonFiniteRun as err:  # raised before the algorithm moved: the last completed generation is finite
+            raise NonFiniteRun(f"{err}; {self.run_dir / 'checkpoints' / 'latest'} keeps generation {self._snapshot[0].generation}") from None
         finally:
-            # what was last completed, even when Ctrl-C came in the middle of a generation
+            # what was last completed, even when Ctrl-C came in the middle of a generation (or went NaN)
             self.save("latest", *self._snapshot)
             self.algorithm.close()
             for observer in self.observers:

@@ -3,6 +3,8 @@
 The walk's default is ``zscore`` (as ARS, Mania et al. 2018); ``centred_ranks`` is the rank
 transform of Salimans et al. (2017) and ``raw`` leaves returns as they are. Each function maps
 fitness: (P,) -> shaped: (P,) of the same dtype; :data:`SHAPINGS` names them for the config.
+Fitness must be finite (the walk ranks NaN and infinite returns last before shaping): one
+infinity makes the z-scores' std NaN.
 """
 
 from __future__ import annotations

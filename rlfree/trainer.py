@@ -4,14 +4,17 @@
 cat-versus-mouse duel. Every ``eval_freq`` generations the centre also plays ``eval_episodes``
 held-out episodes, in the same batch as the population (one pass of the step loop, not two).
 When that evaluation reaches the target, a check of ``TARGET_CHECK_EPISODES`` episodes of
-gymnasium's own environment, on fresh held-out seeds, decides whether the run is solved. Every
-figure is a function of (config, seed), so a resumed run continues exactly as if never stopped.
+gymnasium's own environment, on fresh held-out seeds, decides whether the run is solved (only
+a finite score solves). Every figure is a function of (config, seed), so a resumed run continues
+exactly as if never stopped. A generation that would not fit in memory (:func:`generation_bytes`)
+is refused before anything large is allocated.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -21,8 +24,9 @@ import torch
 
 from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, torch_settings
 from rlfree.checkpoint import Checkpoint, CheckpointError
-from rlfree.config import Config
+from rlfree.config import Config, ConfigError
 from rlfree.evaluator import LocalEvaluator
+from rlfree.network import NetworkSpec
 from rlfree.optimiser import make_optimiser
 from rlfree.policy import Policy
 from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
@@ -31,6 +35,7 @@ from rlfree.vector import GymVectorEnv, has_vector_entry_point
 from rlfree.weight_image import WeightLayout, colour_scale, weight_image
 
 TARGET_CHECK_EPISODES = 100
+GYM_COPY_BYTES = 4 * 1024  # one gym.make copy of CartPole-v1 or Pendulum-v1, measured; MuJoCo's are larger
 
 
 def _tag(tag: str, **metadata):
@@ -58,7 +63,8 @@ class GenerationRecord:
     sigma: float = field(metadata={"tag": "walk/sigma"})
     step_norm: float = field(metadata={"tag": "walk/step_norm"})
     weight_norm: float = field(metadata={"tag": "walk/weight_norm"})
-    nan_returns: int = field(metadata={"tag": "walk/nan_returns"})
+    nonfinite_returns: int = field(metadata={"tag": "walk/nonfinite_returns"})  # members ranked last for a NaN or infinite return
+    nonfinite_actions: int = field(metadata={"tag": "rollout/nonfinite_actions"})  # episodes ended by a network gone NaN or infinite
     steps_per_second: float = field(metadata={"tag": "time/fps"})
     elapsed: float  # seconds of training so far (over resumes)
     eval_mean: float | None = _tag("eval/mean_reward")
@@ -84,6 +90,71 @@ def _fmt(value: float | None, width: int, spec: str = ".1f") -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
 
 
+def reaches(score: float, target: float | None) -> bool:
+    """Whether ``score`` meets ``target``: only a finite score does (a +inf evaluation solves nothing)."""
+    return target is not None and math.isfinite(score) and score >= target
+
+
+def generation_bytes(spec: NetworkSpec, rows: int, perturbations: int, episodes: int, dtype_bytes: int, copy_bytes: int = 0) -> int:
+    """Roughly the memory one generation holds at its peak, in bytes (temporaries left out)::
+
+        D * (3 * rows * dtype_bytes + perturbations * (8 + dtype_bytes))
+        + rows * episodes * ((ticks + 2) * A + 2 * I) * dtype_bytes
+        + rows * episodes * copy_bytes
+
+    with D = A * K the weights of a member (A activations, K = 1 + I + A columns, I inputs).
+    The first line is the asked rows, the batch with the evaluation rows and the network's
+    transposed copy of W (3 x rows x D), and the perturbations, drawn in float64 and kept until
+    tell(); the second each copy's activations over the ticks of a step and its observation,
+    raw and encoded; the third the env copies (gymnasium objects on the gym backend; a twin's
+    state is a few floats, counted with the observation).
+    """
+    A, I, D = spec.n_activations, spec.n_inputs, spec.n_params
+    copies = rows * episodes
+    return D * (3 * rows * dtype_bytes + perturbations * (8 + dtype_bytes)) + copies * (((spec.ticks + 2) * A + 2 * I) * dtype_bytes + copy_bytes)
+
+
+def device_memory(device: torch.device) -> tuple[int, str] | None:
+    """(bytes, what they are) the run's tensors can use: the GPU's memory on CUDA, else this
+    machine's RAM; None where the platform does not say."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory, f"the memory of {device}"
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine's memory"
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(config: Config, spec: NetworkSpec, device: torch.device, dtype: torch.dtype, copy_bytes: int) -> None:
+    """ConfigError, before anything large is allocated, when a generation would need more memory
+    than the device has (:func:`generation_bytes`); the message names the largest population that fits."""
+    memory = device_memory(device)
+    if memory is None:
+        return
+    limit, where = memory
+    walk, run = config.walk, config.run
+    mirrored = walk.variant == "smart" and walk.mirrored
+    eval_rows = math.ceil(run.eval_episodes / run.episodes)
+
+    def needs(population: int) -> int:
+        rows = population + (1 if walk.variant == "seed" else 0) + eval_rows
+        perturbations = population // 2 if mirrored else population
+        return generation_bytes(spec, rows, perturbations, run.episodes, dtype.itemsize, copy_bytes)
+
+    if needs(walk.population) <= limit:
+        return
+    low, high = 0, walk.population  # the largest population that fits, by bisection
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if needs(middle) <= limit else (low, middle - 1)
+    fits = low - low % 2 if mirrored else low
+    hint = f"at most --population {fits:,} fits with these settings" if fits >= 2 else "use a smaller --hidden (or --episodes, --eval-episodes)"
+    raise ConfigError(
+        f"population={walk.population:,} x episodes={run.episodes} of a network of {spec.n_params:,} weights needs about "
+        f"{needs(walk.population) / 2**30:,.1f} GiB per generation, more than the {limit / 2**30:,.1f} GiB of {where}: {hint}"
+    )
+
+
 class Trainer:
     """The walk on one env: its policy, optimiser, evaluator and target check."""
 
@@ -98,16 +169,19 @@ class Trainer:
             make_batched_env, self.env_id, backend=self.backend, device=self.device, dtype=self.dtype,
             vectorization=env.vectorization, workers=env.workers, env_kwargs=env.env_kwargs,
         )
-        rows = config.walk.population + (1 if config.walk.variant == "seed" else 0)
-        first_env = make_env(rows * run.episodes)
+        probe = make_env(1, vectorization="sync")  # one copy, for the spaces: the memory is checked before the population's
         try:
             # the id as given ('my_pkg:MyEnv-v0' included), so that loading the agent imports its package
-            self.policy = Policy.from_config(env.env, first_env.observation_space, first_env.action_space, net, env.env_kwargs)
-        except BaseException:
-            first_env.close()  # an async vector env would otherwise keep its worker processes
-            raise
-        self.evaluator = LocalEvaluator(self.policy, make_env, [first_env])
+            self.policy = Policy.from_config(env.env, probe.observation_space, probe.action_space, net, env.env_kwargs)
+        finally:
+            probe.close()
+        check_memory(config, self.policy.spec, self.device, self.dtype, GYM_COPY_BYTES if self.backend == "gym" else 0)
+        rows = config.walk.population + (1 if config.walk.variant == "seed" else 0)
+        self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)])
         centre = self.policy.initial_params(weights_generator(run.seed), net.init_scale, self.dtype).to(self.device)
+        if not torch.isfinite(centre).all():
+            self.evaluator.close()
+            raise ConfigError(f"init_scale={net.init_scale:g} gives initial weights beyond the range of {env.dtype}: use a smaller init_scale")
         self.optimiser = make_optimiser(config.walk, centre, run.seed)
         spec = self.policy.spec
         self.weight_layout = WeightLayout(spec.n_outputs, spec.n_hidden, spec.n_inputs)
@@ -134,12 +208,12 @@ class Trainer:
         if len(params) > len(members):
             returns = rollout.returns[len(members) :].reshape(-1).to(torch.float64)
             eval_mean, eval_std = float(returns.mean()), float(returns.std(unbiased=False))
-            if self.target is not None and eval_mean >= self.target:
+            if reaches(eval_mean, self.target):
                 check_mean, check_steps = self.target_check(state.generation, centre)
                 steps += check_steps
                 state.episodes += TARGET_CHECK_EPISODES
-                state.check_mean, state.solved = check_mean, check_mean >= self.target
-        best = eval_mean is not None and (state.best_eval is None or eval_mean > state.best_eval or state.solved)
+                state.check_mean, state.solved = check_mean, reaches(check_mean, self.target)
+        best = eval_mean is not None and math.isfinite(eval_mean) and (state.best_eval is None or eval_mean > state.best_eval or state.solved)
         if best:
             state.best_eval = eval_mean
         seconds = time.perf_counter() - started
@@ -150,7 +224,8 @@ class Trainer:
             generation=state.generation, env_steps=state.env_steps, episodes=state.episodes,
             population_mean=stats["population_mean"], population_max=stats["population_max"], population_min=stats["population_min"],
             episode_length_mean=float(rollout.lengths[: len(members)].to(torch.float64).mean()),
-            sigma=self.optimiser.sigma, step_norm=stats["step_norm"], weight_norm=stats["weight_norm"], nan_returns=stats["nan_returns"],
+            sigma=self.optimiser.sigma, step_norm=stats["step_norm"], weight_norm=stats["weight_norm"],
+            nonfinite_returns=stats["nonfinite_returns"], nonfinite_actions=rollout.nonfinite_actions,
             steps_per_second=steps / max(seconds, 1e-9), elapsed=state.elapsed,
             eval_mean=eval_mean, eval_std=eval_std, check_mean=check_mean,
             weights=weight_image(self.matrix(centre), self.weight_layout, self.weight_scale) if eval_mean is not None else None,

@@ -7,8 +7,8 @@ the loss, and multiply the negative change with the adjustment [...], then updat
 using the averages of these multiplied adjustments across the batch."
 
 For reinforcement learning the datapoint is an episode seed and the loss is the negative
-return. Two siblings share one base (the centre, sigma and its schedule, NaN handling, weight
-decay, the step statistics and the saved state) and differ in their rows and their step:
+return. Two siblings share one base (the centre, sigma and its schedule, non-finite returns,
+weight decay, the step statistics and the saved state) and differ in their rows and their step:
 
 - :class:`FaithfulRandomWalk` (variant ``seed``): the text above, as written. Row 0 of
   ``ask()`` is the unperturbed centre, rows 1..P are ``centre + sigma * eps_i``; all are judged
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from rlfree.config import WalkConfig
+from rlfree.errors import NonFiniteRun
 from rlfree.seeding import perturbations
 from rlfree.shaping import SHAPINGS
 from rlfree.steps import make_step_rule
@@ -89,7 +90,11 @@ class RandomWalk:
     def tell(self, returns: torch.Tensor) -> dict[str, float | int]:
         """returns: (rows, E) episode returns of the rows ``ask()`` gave. Moves the centre.
 
-        NaN returns are ranked last (and counted), never propagated into the weights.
+        A row whose mean return is not finite (NaN, +inf or -inf) is ranked below the worst
+        finite one and counted, never propagated into the weights: a single -inf would otherwise
+        make the z-scores' std NaN and the step zero. :class:`rlfree.errors.NonFiniteRun` when
+        every row is non-finite or the step would make the centre non-finite; the walk then
+        stays where it was.
         """
         if self._noise is None:
             raise RuntimeError("tell() was called without ask() for this generation")
@@ -97,16 +102,26 @@ class RandomWalk:
             raise ValueError(f"returns of shape {tuple(returns.shape)} are not accepted: expected ({self.rows}, episodes)")
         eps, self._noise = self._noise, None
         fitness = returns.to(self.centre.dtype).mean(dim=1)
-        nan = torch.isnan(fitness)
-        n_nan = int(nan.sum())
-        finite = fitness[~nan]
-        worst = finite.min() if finite.numel() else torch.zeros((), dtype=fitness.dtype, device=fitness.device)
-        fitness = torch.where(nan, worst - 1.0, fitness)
+        finite = torch.isfinite(fitness)
+        n_nonfinite = int((~finite).sum())
+        if n_nonfinite == len(fitness):
+            raise NonFiniteRun(
+                f"generation {self.generation + 1}: every member's return is NaN or infinite, so the walk has nothing to "
+                "compare; the network's activations are likely overflowing: use a bounded activation (tanh, sigmoid, "
+                "softsign), or a smaller lr or sigma"
+            )
+        fitness = torch.where(finite, fitness, fitness[finite].min() - 1.0)
 
         step, population_fitness = self._step(fitness, eps)
         if self.config.weight_decay:
             step = step - self.config.weight_decay * self.centre
-        self.centre += step
+        centre = self.centre + step
+        if not torch.isfinite(centre).all():
+            raise NonFiniteRun(
+                f"generation {self.generation + 1}: the step (lr {self.config.lr:g}, sigma {self.sigma:g}) makes the "
+                "centre's weights NaN or infinite; use a smaller lr or sigma"
+            )
+        self.centre.copy_(centre)
         self.generation += 1
         self.sigma = self.schedule(self.sigma)
         return {
@@ -115,7 +130,7 @@ class RandomWalk:
             "population_min": float(population_fitness.min()),
             "step_norm": float(step.norm()),
             "weight_norm": float(self.centre.norm()),
-            "nan_returns": n_nan,
+            "nonfinite_returns": n_nonfinite,
         }
 
     # -- state ----------------------------------------------------------------------------------

@@ -209,7 +209,7 @@ def test_seed_variant_does_not_move_when_all_returns_equal():
     assert torch.equal(walk.centre, centre)
 
 
-# -- NaN returns and shaping -------------------------------------------------------------------
+# -- non-finite returns and shaping -------------------------------------------------------------------
 def test_nan_returns_are_ranked_last_and_counted():
     D, P, sigma, lr = 5, 4, 0.1, 0.2
     config = WalkConfig(population=P, sigma=sigma, lr=lr, optimizer="sgd", shaping="centred_ranks")  # mirrored
@@ -218,7 +218,7 @@ def test_nan_returns_are_ranked_last_and_counted():
     walk.ask()
     returns = torch.tensor([[1.0], [float("nan")], [3.0], [-2.0]], dtype=F64)
     stats = walk.tell(returns)
-    assert stats["nan_returns"] == 1
+    assert stats["nonfinite_returns"] == 1
     # NaN -> below the worst finite return: ranks [2, 0, 3, 1] of 0..3
     shaped = torch.tensor([2.0, 0.0, 3.0, 1.0], dtype=F64) / 3 - 0.5
     expected = lr * ((shaped[:2] - shaped[2:]) @ eps) / (P * sigma)
@@ -229,14 +229,15 @@ def test_nan_returns_are_ranked_last_and_counted():
 
 @pytest.mark.parametrize("shaping", ["centred_ranks", "zscore", "raw"])
 @pytest.mark.parametrize("variant", ["smart", "seed"])
-def test_nan_returns_never_reach_the_weights(shaping, variant):
+def test_nonfinite_returns_never_reach_the_weights(shaping, variant):
     config = WalkConfig(population=6, shaping=shaping, variant=variant)
     walk = make_optimiser(config, torch.zeros(4, dtype=F64), 0)
-    nan = float("nan")
-    for returns in ([[nan]] * walk.rows, [[1.0], [nan]] + [[0.5]] * (walk.rows - 2), [[nan, 1.0]] * walk.rows):
+    nan, inf = float("nan"), float("inf")
+    for returns in ([[1.0], [nan]] + [[0.5]] * (walk.rows - 2), [[inf, 1.0], [-inf, 1.0], [nan, 1.0]] + [[2.0, 1.0]] * (walk.rows - 3),
+                    [[inf, -inf]] + [[0.5, 0.5]] * (walk.rows - 1)):
         walk.ask()
         stats = walk.tell(torch.tensor(returns, dtype=F64))
-        assert stats["nan_returns"] == sum(1 for r in returns if any(x != x for x in r))
+        assert stats["nonfinite_returns"] == sum(1 for r in returns if not all(abs(x) < inf for x in r))
         assert torch.isfinite(walk.centre).all()
         assert all(torch.isfinite(v).all() for v in walk.state_dict().values() if torch.is_tensor(v))
 

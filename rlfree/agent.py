@@ -6,7 +6,8 @@ imports the package of a ``package:Env-v0`` id only when the caller allows it;
 :meth:`Agent.play` runs single episodes (for rendering and recording) and
 :meth:`Agent.score` runs many episodes at once through a gymnasium vector env. Both play the env
 the agent was trained on: ``gym.make(env_id, **env_kwargs)`` with the arguments network.json
-records.
+records, up to its time limit or, for an env registered without one, DEFAULT_HORIZON steps
+(:func:`rlfree.evaluate.episode_limit`; the run's own ``--horizon`` is not in the agent).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 
 from rlfree.backend import resolve_env_id
 from rlfree.checkpoint import load_checkpoint
-from rlfree.evaluate import evaluate
+from rlfree.evaluate import episode_limit, evaluate
 from rlfree.gym_copies import make_env
 from rlfree.policy import Policy, saved_env_kwargs
 from rlfree.vector import GymVectorEnv, check_dependencies
@@ -44,7 +45,9 @@ class Agent:
         """One episode in ``env`` from ``reset(seed=seed)``; returns (return, length).
 
         ``on_step(env)`` is called after the reset and after every step (to render or record).
+        An episode of an env without a time limit is cut at DEFAULT_HORIZON steps.
         """
+        limit = episode_limit(env.spec.max_episode_steps if env.spec else None)
         network = self.policy.network(self.params)
         activations = network.initial_activations(1)
         obs, _ = env.reset(seed=seed)
@@ -58,13 +61,13 @@ class Agent:
             obs, reward, terminated, truncated, _ = env.step(action.item() if action.ndim == 0 else action.astype(env.action_space.dtype))
             total += float(reward)
             length += 1
-            done = terminated or truncated
+            done = terminated or truncated or length >= limit
             if on_step:
                 on_step(env)
         return total, length
 
     def score(self, seeds: list[int], vectorization: str = "sync") -> np.ndarray:
-        """Returns (len(seeds),) of gymnasium's own env, all episodes in one vector env."""
+        """Returns (len(seeds),) of gymnasium's own env, all episodes in one vector env (cut as :meth:`play` cuts them)."""
         env = GymVectorEnv(self.env_id, len(seeds), vectorization=vectorization, dtype=torch.float64, env_kwargs=self.env_kwargs)
         try:
             rollout = evaluate(self.policy, self.params, env, torch.tensor(seeds, dtype=torch.int64))

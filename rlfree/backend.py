@@ -91,13 +91,19 @@ def choose_backend(env_id: str, backend: str, env_kwargs: dict | None = None) ->
     return backend
 
 
-def check_vectorization(backend: str, vectorization: str) -> None:
-    """ConfigError for a vectorization other than sync on the twin backend: a twin steps every
-    copy as one batch in this process, so worker processes would do nothing."""
+def check_vectorization(backend: str, vectorization: str, workers: int = 0) -> None:
+    """ConfigError for a vectorization other than sync on the twin backend (a twin steps every
+    copy as one batch in this process, so worker processes would do nothing), and for workers
+    given without the async vectorization, the only one that starts them."""
     if backend == "torch" and vectorization != "sync":
         raise ConfigError(
             f"vectorization {vectorization!r} is not accepted on the twin backend (torch), which steps all copies as one batch "
             f"in this process; use --vectorization sync, or --backend gym to run gymnasium's copies {vectorization}"
+        )
+    if workers and vectorization != "async":
+        raise ConfigError(
+            f"workers={workers} is not accepted with vectorization {vectorization!r}, which starts no worker processes; "
+            f"add --vectorization async{'' if backend == 'gym' else ' --backend gym'}, or leave --workers out"
         )
 
 

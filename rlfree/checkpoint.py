@@ -161,7 +161,11 @@ def load_checkpoint(path: str | Path, which: str = "best") -> Checkpoint:
     if state and (not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT):
         found = state.get("format") if isinstance(state, dict) else None
         raise CheckpointError(f"{str(folder / 'state.json')!r} is not an rlfree checkpoint state (format {found!r})")
-    expected = tuple(network.get("W_shape", ()))
+    shape = network.get("W_shape")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in shape)):
+        shown = f"W_shape {json.dumps(shape)}" if "W_shape" in network else "no W_shape"
+        raise CheckpointError(f"{str(folder / 'network.json')!r} has {shown}; expected a list of two whole numbers [A, K], the shape of W; it is damaged")
+    expected = tuple(shape)
     if W.shape != expected:
         raise CheckpointError(f"{str(folder / 'W.npy')!r} has shape {W.shape}; network.json says {expected}")
     return Checkpoint(folder, W, network, walk, state)

@@ -30,6 +30,7 @@ import time
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -39,7 +40,7 @@ from rlfree.agent import Agent
 from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, torch_settings
 from rlfree.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from rlfree.config import Config, ConfigError
-from rlfree.evaluate import Rollout
+from rlfree.evaluate import Rollout, StepProgress
 from rlfree.evaluator import LocalEvaluator
 from rlfree.network import FreeNetwork
 from rlfree.optimiser import make_optimiser
@@ -234,6 +235,7 @@ class CoevolutionTrainer:
         self.backend = choose_backend(self.env_id, env.backend, env.env_kwargs)
         self.device, self.dtype = torch_settings(env)
         self.target = None
+        self.on_progress: Callable[[StepProgress], None] | None = None  # hears where a long evaluation stands (the console)
         sides = {}
         for i, side in enumerate(SIDES):
             policy = Policy.from_config(self.env_id, *side_spaces(side), net)
@@ -262,7 +264,7 @@ class CoevolutionTrainer:
         mouse_side = self.policy.join(mice, centres["cat"].expand(len(mice), -1))
         cat_side = self.policy.join(centres["mouse"].expand(len(cats), -1), cats)
         seeds = episode_seeds(run.seed, state.generation, run.episodes)
-        rollout = self.evaluator.evaluate(torch.cat([mouse_side, cat_side]), seeds, max_steps=run.horizon or None)
+        rollout = self.evaluator.evaluate(torch.cat([mouse_side, cat_side]), seeds, max_steps=run.horizon or None, on_progress=self.on_progress)
         mouse_returns, cat_returns = rollout.returns[: len(mice)], -rollout.returns[len(mice) :]
         mouse_stats = self.walks["mouse"].tell(mouse_returns)
         cat_stats = self.walks["cat"].tell(cat_returns)
@@ -298,7 +300,7 @@ class CoevolutionTrainer:
             matches += [(centres["mouse"], self.early["cat"]), (self.early["mouse"], centres["cat"]), (self.early["mouse"], self.early["cat"])]
         params = torch.cat([self.policy.join(mouse, cat) for mouse, cat in matches])
         seeds = episode_seeds(self.config.run.seed, generation, episodes, "eval")
-        rollout = self.evaluator.evaluate(params, seeds, max_steps=self.config.run.horizon or None)
+        rollout = self.evaluator.evaluate(params, seeds, max_steps=self.config.run.horizon or None, on_progress=self.on_progress)
         returns, caught = rollout.returns.to(torch.float64), captured(rollout).to(torch.float64)
         figures = {
             "centre_mouse_return": float(returns[0].mean()),

@@ -40,6 +40,12 @@ def _f(default, help: str, choices: str | None = None):
     return field(default=default, metadata=metadata)
 
 
+# Where an env is registered without a time limit (CliffWalking-v1, Blackjack-v1, a user's own),
+# a member that never ends its episode would hold a generation for ever: its episodes are cut
+# here instead. 1000 is gymnasium's most common time limit (MuJoCo's, LunarLander's, CarRacing's).
+DEFAULT_HORIZON = 1000
+
+
 @dataclass
 class EnvConfig:
     env: str = _f("CartPole-v1", "gymnasium id to train on; 'package:Id-v0' imports package first")
@@ -88,14 +94,16 @@ class RunConfig:
     seed: int = _f(0, "seed of perturbations, episode seeds and initial weights")
     generations: int = _f(1000, "stop after this many generations")
     episodes: int = _f(1, "episodes per member per generation (the same seeds for every member)")
-    horizon: int = _f(0, "cut the walk's episodes and the centre's evaluations after this many steps (0: the env's time limit); target checks play whole episodes")
+    horizon: int = _f(0, "cut the walk's episodes and the centre's evaluations after this many steps (0: the env's time limit, or "
+                         f"{DEFAULT_HORIZON} steps for an env registered without one); target checks play whole episodes, cut where "
+                         f"the walk's are only when the env has no time limit; watch plays at most {DEFAULT_HORIZON} steps of such an env")
     eval_freq: int = _f(1, "evaluate the centre every this many generations")
     eval_episodes: int = _f(100, "episodes of the centre's evaluation, on seeds never used in training")
     target: float | None = _f(None, "stop when the centre's evaluation reaches this (default: the env's reward_threshold)")
     save_freq: int = _f(10, "write checkpoints/latest every this many generations")
     exp_name: str = _f("rlfree", "experiment name, part of the run folder's name: a plain name, no / or \\, not . or ..")
     logdir: str = _f("runs", "where run folders are made")
-    progress: bool = _f(False, "a status line on stderr: rate, ETA against --generations, best centre against the target (always shown at a terminal; with -P also in a log, every 10 s)")
+    progress: bool = _f(False, "a status line on stderr: rate, ETA against --generations, best centre against the target (always shown at a terminal; with -P also in a log, every 10 s); a generation past 5 s says how far it is, with or without -P")
 
 
 SECTIONS: dict[str, type] = {"env": EnvConfig, "network": NetworkConfig, "walk": WalkConfig, "run": RunConfig}

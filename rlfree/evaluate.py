@@ -9,12 +9,19 @@ episode; copies that are done are masked, not reset, and the loop ends when all 
 A copy whose network's activations stop being finite (an overflowing unbounded activation, or
 non-finite weights) ends its episode there with a NaN return, before its action reaches the
 env; the env gets a harmless action for it from then on, and :class:`Rollout` counts them.
+
+Every episode is cut after ``max_steps`` steps, by default the env's time limit or, for an env
+registered without one, :data:`rlfree.config.DEFAULT_HORIZON` (:func:`episode_limit`). A caller
+that passes ``on_progress`` hears where a long evaluation stands (:class:`StepProgress`) about
+every ``REPORT_EVERY`` seconds.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -22,7 +29,38 @@ import torch
 from gymnasium import spaces
 
 from rlfree.batched import BatchedEnv
+from rlfree.config import DEFAULT_HORIZON
 from rlfree.policy import Policy
+
+REPORT_EVERY = 1.0  # seconds between StepProgress reports
+# Steps between looks at the clock: a look costs well under a microsecond, and never waits for
+# the device, but a CPU twin step of a small population is only tens of microseconds.
+CLOCK_EVERY = 16
+
+
+def episode_limit(time_limit: int | None, horizon: int | None = None) -> int:
+    """Steps after which an episode is cut: ``horizon`` when given, else the env's
+    ``time_limit``, else DEFAULT_HORIZON (an env registered without a time limit)."""
+    return horizon or time_limit or DEFAULT_HORIZON
+
+
+def time_limit_notice(env_id: str, horizon: int) -> str | None:
+    """The line a run prints at its start when ``env_id`` has no time limit and no ``horizon``
+    (--horizon) was given, so that its episodes are cut at DEFAULT_HORIZON; None otherwise."""
+    if horizon or gym.spec(env_id).max_episode_steps is not None:
+        return None
+    return f"env {env_id} has no time limit: episodes are cut at {DEFAULT_HORIZON} steps (--horizon)"
+
+
+@dataclass
+class StepProgress:
+    """Where a running evaluation stands."""
+
+    steps: int  # steps of the step loop so far: the longest episode's length
+    max_steps: int  # where every episode is cut
+    running: int  # copies whose episode has not ended
+    copies: int  # copies in the batch (P * E), one episode each
+    seconds: float  # since the evaluation started
 
 
 @dataclass
@@ -38,25 +76,30 @@ class Rollout:
         return int(self.lengths.sum())
 
 
-def evaluate(policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor, max_steps: int | None = None) -> Rollout:
+def evaluate(
+    policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor, max_steps: int | None = None,
+    on_progress: Callable[[StepProgress], None] | None = None,
+) -> Rollout:
     """Run every member of ``params`` on its episode seeds.
 
     params: (P, D) on the env's device; seeds: (E,) int64, the same episodes for every member,
     or (P, E), each member its own row of seeds (the trainer uses this to evaluate the centre on
     held-out seeds in the same batch as the population). ``env.num_envs`` must be P * E.
-    ``max_steps`` cuts every episode after that many steps (default: the env's time limit).
+    ``max_steps`` cuts every episode after that many steps (default: :func:`episode_limit`).
+    ``on_progress`` is called about every REPORT_EVERY seconds while the loop runs.
     Returns a :class:`Rollout` with returns and lengths of shape (P, E), and the count of
     episodes ended by a non-finite network (their returns are NaN).
 
     On a twin nothing leaves the device inside the step loop except the "all done?" check,
     which a CUDA device makes only every 16 steps to keep the GPU queue full (and, on the CPU,
-    the sum of the activations that says whether any went non-finite).
+    the sum of the activations that says whether any went non-finite). A progress report
+    counts the running copies, once a second at most.
     """
     # Inference mode skips autograd's bookkeeping on every op: 15% of a small-batch CPU step,
     # where each op costs microseconds of overhead. Its tensors are cloned on the way out so
     # that callers get ordinary tensors they may update in place.
     with torch.inference_mode():
-        returns, lengths, finite = _rollout(policy, params, env, seeds, max_steps)
+        returns, lengths, finite = _rollout(policy, params, env, seeds, max_steps, on_progress)
     return Rollout(returns.clone(), lengths.clone(), int((~finite).sum()))
 
 
@@ -69,7 +112,8 @@ def harmless_action(space: gym.Space, dtype: torch.dtype, device: torch.device) 
 
 
 def _rollout(
-    policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor, max_steps: int | None
+    policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor, max_steps: int | None,
+    on_progress: Callable[[StepProgress], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The step loop of :func:`evaluate`: returns and lengths, (P, E) each, and finite (P * E,)
     bool: the copies whose network stayed finite."""
@@ -90,7 +134,9 @@ def _rollout(
     finite = torch.ones(env.num_envs, dtype=torch.bool, device=device)
     fallback = harmless_action(env.action_space, params.dtype, device)
     check_every = 1 if device.type == "cpu" else 16
-    max_steps = max_steps or env.max_episode_steps or 1_000_000
+    max_steps = episode_limit(env.max_episode_steps, max_steps)
+    started = time.perf_counter()
+    report_at = started + REPORT_EVERY
     # The per-copy mask costs four ops a step. On the CPU one host-side sum (a quarter of that)
     # says whether it is needed; elsewhere asking would wait for the device, so it runs every step.
     masking = device.type != "cpu"
@@ -112,5 +158,8 @@ def _rollout(
         running &= ~(terminated | truncated)
         if (t + 1) % check_every == 0 and not running.any():
             break
+        if on_progress is not None and (t + 1) % CLOCK_EVERY == 0 and (now := time.perf_counter()) >= report_at:
+            on_progress(StepProgress(t + 1, max_steps, int(running.sum()), env.num_envs, now - started))
+            report_at = now + REPORT_EVERY
     returns.masked_fill_(~finite, float("nan"))
     return returns.reshape(population, episodes), lengths.reshape(population, episodes), finite

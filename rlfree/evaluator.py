@@ -11,7 +11,10 @@ will be a second implementation of the same protocol and must keep its contract:
 - **determinism**: the same params and seeds give the same returns, wherever and however the
   episodes are split across workers, because a copy's start state and noise are functions of
   its episode seed alone (:mod:`rlfree.seeding`), so only params, seeds and returns travel;
-- ``max_steps`` cuts every episode after that many steps (None: the env's time limit);
+- ``max_steps`` cuts every episode after that many steps (None: the env's time limit, or
+  :data:`rlfree.config.DEFAULT_HORIZON` for an env without one);
+- ``on_progress``, when given, hears where a long evaluation stands
+  (:class:`rlfree.evaluate.StepProgress`); an evaluator may report less often, or not at all;
 - ``close()`` releases what the evaluator holds (worker processes, windows); it may be called
   more than once.
 """
@@ -23,13 +26,14 @@ from typing import Callable, Iterable, Protocol, runtime_checkable
 import torch
 
 from rlfree.batched import BatchedEnv
-from rlfree.evaluate import Rollout, evaluate
+from rlfree.evaluate import Rollout, StepProgress, evaluate
 from rlfree.policy import Policy
 
 
 @runtime_checkable
 class Evaluator(Protocol):
-    def evaluate(self, params: torch.Tensor, seeds: torch.Tensor, max_steps: int | None = None) -> Rollout:
+    def evaluate(self, params: torch.Tensor, seeds: torch.Tensor, max_steps: int | None = None,
+                 on_progress: Callable[[StepProgress], None] | None = None) -> Rollout:
         """params: (P, D), seeds: (E,) or (P, E) int64 -> Rollout with returns, lengths (P, E)."""
 
     def close(self) -> None:
@@ -56,10 +60,11 @@ class LocalEvaluator:
             self._envs[num_envs] = self.make_env(num_envs)
         return self._envs[num_envs]
 
-    def evaluate(self, params: torch.Tensor, seeds: torch.Tensor, max_steps: int | None = None) -> Rollout:
+    def evaluate(self, params: torch.Tensor, seeds: torch.Tensor, max_steps: int | None = None,
+                 on_progress: Callable[[StepProgress], None] | None = None) -> Rollout:
         """params: (P, D), seeds: (E,) or (P, E) int64 -> Rollout with returns, lengths (P, E)."""
         env = self.env(params.shape[0] * seeds.shape[-1])
-        return evaluate(self.policy, params, env, seeds, max_steps)
+        return evaluate(self.policy, params, env, seeds, max_steps, on_progress)
 
     def close(self) -> None:
         envs, self._envs = list(self._envs.values()), {}

@@ -121,20 +121,25 @@ class EpisodeVectorEnv:
 
 
 @contextlib.contextmanager
-def workers_ignore_ctrl_c(active: bool = True):
-    """Worker processes started inside inherit an ignored SIGINT.
+def workers_ignore_interrupts(active: bool = True, sigterm: bool = True):
+    """Worker processes started inside inherit an ignored SIGINT and, with ``sigterm``, SIGTERM.
 
-    Ctrl-C in a terminal reaches the whole process group; the trainer catches it to write a
-    checkpoint and close the env, which needs the workers alive, not dead of KeyboardInterrupt.
+    Ctrl-C in a terminal reaches the whole process group, and so does the SIGTERM of a cluster's
+    scheduler; the trainer catches either to write a checkpoint and close the env, which needs
+    the workers alive, not dead of the signal. Such a worker is stopped with SIGKILL, not
+    terminate(). (Gymnasium's AsyncVectorEnv stops its workers with terminate() and waits for
+    them without a timeout: its workers keep SIGTERM, ``sigterm=False``.)
     """
     if not active or threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    names = [signal.SIGINT, *([signal.SIGTERM] if sigterm else [])]
+    previous = {name: signal.signal(name, signal.SIG_IGN) for name in names}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for name, handler in previous.items():
+            signal.signal(name, handler)
 
 
 def _serve(conn: Connection, env_id: str, num_envs: int, env_kwargs: dict | None) -> None:
@@ -183,7 +188,7 @@ class WorkerVectorEnv:
         context = multiprocessing.get_context("fork" if "fork" in methods else None)
         self._conns: list[Connection] = []
         self._processes = []
-        with workers_ignore_ctrl_c():
+        with workers_ignore_interrupts():
             for part in self._slices:
                 parent, child = context.Pipe()
                 process = context.Process(target=_serve, args=(child, env_id, part.stop - part.start, env_kwargs), daemon=True)
@@ -227,14 +232,15 @@ class WorkerVectorEnv:
         return obs, reward, terminated, truncated, {}
 
     def close(self, terminate: bool = False) -> None:
-        """Ask the workers to stop; ``terminate`` (after a Ctrl-C left the pipes out of step) stops them outright."""
+        """Ask the workers to stop; ``terminate`` (after a Ctrl-C left the pipes out of step) kills them
+        outright: they ignore SIGTERM (:func:`workers_ignore_interrupts`)."""
         for conn, process in zip(self._conns, self._processes):
             if not terminate and process.is_alive():
                 with contextlib.suppress(OSError):
                     conn.send(("close", None))
         for process in self._processes:
             if terminate:
-                process.terminate()
+                process.kill()
             process.join(timeout=5)
             if process.is_alive():
                 process.kill()

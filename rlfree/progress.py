@@ -5,6 +5,11 @@
 the budget, the rate, the time left at that rate (ETA), and the best evaluation of the centre
 against the target. At a terminal it is redrawn in place after every generation; elsewhere
 (``--progress`` into a log file) it is a plain line at most every ``LOG_EVERY`` seconds.
+
+A generation that runs longer than ``PROGRESS_AFTER`` seconds (long episodes, an env without a
+time limit) says how far it is (:meth:`Console.on_progress`): in the status line at a terminal,
+else as a plain line on stderr at most every ``LOG_EVERY`` seconds, with or without
+``--progress``, so that a log never goes silent for minutes without a hint why.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import sys
 import time
 
 LOG_EVERY = 10.0  # seconds between status lines when stderr is not a terminal
+PROGRESS_AFTER = 5.0  # seconds into a generation before the console says how far it is
 
 
 def duration(seconds: float) -> str:
@@ -42,6 +48,7 @@ class Console:
         self.started = time.perf_counter()
         self.first_generation: int | None = None
         self.last_logged = -float("inf")
+        self.generation_started = self.started
         print(record_type.HEADER, file=self.stream, flush=True)
 
     def on_generation(self, record) -> None:
@@ -53,14 +60,31 @@ class Console:
             self.best = evaluation
         if self.first_generation is None:  # a resumed run counts its rate from where it resumed
             self.first_generation = record.generation - 1
+        now = time.perf_counter()
+        self.generation_started = now
         if not self.status:
             return
-        now = time.perf_counter()
         if self.live:
             self.status_stream.write(self.status_line(record.generation, now))
             self.status_stream.flush()
         elif now - self.last_logged >= LOG_EVERY or record.generation >= self.total:
             print(self.status_line(record.generation, now), file=self.status_stream, flush=True)
+            self.last_logged = now
+
+    def on_progress(self, progress) -> None:
+        """``progress`` (:class:`rlfree.evaluate.StepProgress`) of the running generation, shown
+        once the generation has run for PROGRESS_AFTER seconds."""
+        now = time.perf_counter()
+        seconds = now - self.generation_started
+        if seconds < PROGRESS_AFTER:
+            return
+        line = (f"this generation has run {duration(seconds)}: step {progress.steps:,} of at most {progress.max_steps:,}, "
+                f"{progress.running:,} of {progress.copies:,} episodes still running")
+        if self.live:
+            self.status_stream.write("\r\033[K" + line)
+            self.status_stream.flush()
+        elif now - self.last_logged >= LOG_EVERY:
+            print(line, file=self.status_stream, flush=True)
             self.last_logged = now
 
     def status_line(self, generation: int, now: float) -> str:

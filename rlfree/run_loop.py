@@ -135,6 +135,7 @@ class Generation:
 class Algorithm(Protocol):
     env_id: str
     target: float | None  # a score that ends the run (None: run the whole budget)
+    on_progress: Callable[[Any], None] | None  # set by a caller (the console) to hear where a long evaluation stands
 
     def generation(self, state: RunState) -> Generation: ...
 

@@ -5,9 +5,11 @@ cat-versus-mouse duel. Every ``eval_freq`` generations the centre also plays ``e
 held-out episodes, in the same batch as the population (one pass of the step loop, not two).
 When that evaluation reaches the target, a check of ``TARGET_CHECK_EPISODES`` episodes of
 gymnasium's own environment, on fresh held-out seeds, decides whether the run is solved (only
-a finite score solves). Every figure is a function of (config, seed), so a resumed run continues
-exactly as if never stopped. A generation that would not fit in memory (:func:`generation_bytes`)
-is refused before anything large is allocated.
+a finite score solves); the check plays whole episodes, up to the env's time limit, or, for an
+env registered without one, up to the walk's horizon (:func:`rlfree.evaluate.episode_limit`).
+Every figure is a function of (config, seed), so a resumed run continues exactly as if never
+stopped. A generation that would not fit in memory (:func:`generation_bytes`) is refused
+before anything large is allocated.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -25,6 +28,7 @@ import torch
 from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, torch_settings
 from rlfree.checkpoint import Checkpoint, CheckpointError
 from rlfree.config import Config, ConfigError
+from rlfree.evaluate import StepProgress, episode_limit
 from rlfree.evaluator import LocalEvaluator
 from rlfree.network import NetworkSpec
 from rlfree.optimiser import make_optimiser
@@ -187,6 +191,10 @@ class Trainer:
         self.weight_layout = WeightLayout(spec.n_outputs, spec.n_hidden, spec.n_inputs)
         self.weight_scale = colour_scale(self.matrix(centre))  # from the initial weights: the same after a resume
         self.target = run.target if run.target is not None else gym.spec(self.env_id).reward_threshold
+        time_limit = gym.spec(self.env_id).max_episode_steps
+        self.horizon = episode_limit(time_limit, run.horizon)  # the walk's and the centre's evaluations
+        self.check_horizon = time_limit or self.horizon  # whole episodes, or the walk's cut where they never end
+        self.on_progress: Callable[[StepProgress], None] | None = None  # hears where a long evaluation stands (the console)
         # gymnasium's own vectorised implementation where it ships one (CartPole-v1), else gym.make copies
         check_kind = "vector_entry_point" if has_vector_entry_point(self.env_id) and not env.env_kwargs else "sync"
         self.checker = LocalEvaluator(self.policy, functools.partial(
@@ -196,12 +204,11 @@ class Trainer:
     # -- one generation -------------------------------------------------------------------------
     def generation(self, state: RunState) -> Generation:
         """Ask, evaluate (with the centre's evaluation rows when one is due), tell, record."""
-        run = self.config.run
         started = time.perf_counter()
         centre = self.optimiser.centre.clone()  # the centre this generation's evaluation measures
         members = self.optimiser.ask()
         params, seeds = self._with_evaluation_rows(members, centre, state.generation)
-        rollout = self.evaluator.evaluate(params, seeds, max_steps=run.horizon or None)
+        rollout = self.evaluator.evaluate(params, seeds, max_steps=self.horizon, on_progress=self.on_progress)
         stats = self.optimiser.tell(rollout.returns[: len(members)])
 
         steps, eval_mean, eval_std, check_mean = rollout.env_steps, None, None, None
@@ -250,7 +257,7 @@ class Trainer:
         else ``gym.make(id)`` copies in this process (rlfree.gym_copies.EpisodeVectorEnv).
         """
         seeds = episode_seeds(self.config.run.seed, generation, TARGET_CHECK_EPISODES, "check")
-        rollout = self.checker.evaluate(centre[None], seeds)
+        rollout = self.checker.evaluate(centre[None], seeds, max_steps=self.check_horizon, on_progress=self.on_progress)
         return float(rollout.returns.to(torch.float64).mean()), rollout.env_steps
 
     def texts(self) -> dict[str, str]:

@@ -27,7 +27,7 @@ from gymnasium.envs.registration import load_env_creator
 
 from rlfree.config import ConfigError
 from rlfree.errors import UserError
-from rlfree.gym_copies import EpisodeVectorEnv, WorkerVectorEnv, workers_ignore_ctrl_c
+from rlfree.gym_copies import EpisodeVectorEnv, WorkerVectorEnv, workers_ignore_interrupts
 from rlfree.spaces import to_numpy_action
 
 VECTORIZATIONS = ("sync", "async", "vector_entry_point", "gymnasium_sync", "gymnasium_async")
@@ -85,7 +85,7 @@ class GymVectorEnv:
             self.vector_env = WorkerVectorEnv(env_id, num_envs, workers, env_kwargs)
         else:
             mode = vectorization.removeprefix("gymnasium_")
-            with workers_ignore_ctrl_c(mode == "async"):
+            with workers_ignore_interrupts(mode == "async", sigterm=False):
                 self.vector_env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **(env_kwargs or {}))
         self.observation_space = self.vector_env.single_observation_space
         self.action_space = self.vector_env.single_action_space

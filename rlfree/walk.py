@@ -152,6 +152,8 @@ class RandomWalk:
                 if value.shape != like.shape:
                     raise ValueError(f"walk state {name!r} has shape {tuple(value.shape)}; this network needs {tuple(like.shape)}")
                 restored[name] = value.to(like.device, like.dtype).clone()
+            elif isinstance(like, int) and (isinstance(state[name], bool) or not isinstance(state[name], int)):
+                raise ValueError(f"walk state {name} = {state[name]!r} is not accepted; expected a whole number")  # int() would truncate it
             else:
                 restored[name] = type(like)(state[name])
         self._load(restored)

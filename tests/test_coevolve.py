@@ -71,8 +71,8 @@ def test_cat_fitness_is_minus_the_mouse_return(tmp_path, monkeypatch):
     seen = {}
     rollout_of = evaluator_module.evaluate
 
-    def recording_evaluate(policy, params, env, seeds, max_steps=None):
-        rollout = rollout_of(policy, params, env, seeds, max_steps)
+    def recording_evaluate(policy, params, env, seeds, max_steps=None, on_progress=None):
+        rollout = rollout_of(policy, params, env, seeds, max_steps, on_progress)
         seen.setdefault("rollout", rollout)
         return rollout
 

@@ -167,9 +167,26 @@ def test_resume_refuses_another_logdir_or_exp_name(run_copy, tmp_path, capsys):
     assert json.loads((run_copy / "checkpoints" / "latest" / "state.json").read_text())["generation"] == 3
 
 
+def test_resume_refuses_another_env_and_accepts_its_own(run_copy, capsys):
+    before = files_of(run_copy)
+    line = one_line_error(lambda: train.main(["--resume", str(run_copy), "--env", "Acrobot-v1", "-n", "3"]), capsys)
+    assert line == "rlfree train: error: --env Acrobot-v1 is not accepted with --resume: the run was made with env CartPole-v1; leave --env out"
+    assert files_of(run_copy) == before
+    assert train.main(["--resume", str(run_copy), "--env", "CartPole-v1", "-n", "3"]) == 0
+    state = json.loads((run_copy / "checkpoints" / "latest" / "state.json").read_text())
+    assert state["generation"] == 3 and state["env_id"] == "CartPole-v1"
+
+
 def test_async_vectorization_on_a_twin_is_refused(tmp_path, capsys):
     line = one_line_error(lambda: train.main(["--env", "CartPole-v1", "--vectorization", "async", "--logdir", str(tmp_path / "runs")]), capsys)
     assert "vectorization 'async'" in line and "twin" in line and "--backend gym" in line
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("flags", [["--backend", "gym"], ["--backend", "gym", "--vectorization", "sync"], []], ids=["gym", "gym-sync", "twin"])
+def test_workers_without_async_vectorization_are_refused(tmp_path, flags, capsys):
+    line = one_line_error(lambda: train.main(["--env", "CartPole-v1", "--workers", "3", *flags, "--logdir", str(tmp_path / "runs")]), capsys)
+    assert "workers=3 is not accepted with vectorization 'sync'" in line and "--vectorization async" in line
     assert not (tmp_path / "runs").exists()
 
 
@@ -201,7 +218,18 @@ def random_walk(folder: Path) -> None:
     (folder / "walk.npz").write_bytes(np.random.default_rng(1).bytes(256))
 
 
+def w_shape(value):
+    def harm(folder: Path) -> None:
+        edit_json(folder / "network.json", lambda d: d.update(W_shape=value) if value != "missing" else d.pop("W_shape"))
+    return harm
+
+
 DAMAGE = {
+    "W_shape-number": (w_shape(5), "network.json' has W_shape 5; expected a list of two whole numbers [A, K]"),
+    "W_shape-null": (w_shape(None), "network.json' has W_shape null; expected a list of two whole numbers [A, K]"),
+    "W_shape-missing": (w_shape("missing"), "network.json' has no W_shape; expected a list of two whole numbers [A, K]"),
+    "W_shape-strings": (w_shape(["6", "11"]), 'network.json\' has W_shape ["6", "11"]; expected a list of two whole numbers [A, K]'),
+    "W_shape-three": (w_shape([6, 11, 1]), "network.json' has W_shape [6, 11, 1]; expected a list of two whole numbers [A, K]"),
     "empty-W": (zero_bytes, "W.npy' is empty (0 bytes); expected a numpy .npy array"),
     "random-W": (random_bytes, "W.npy' is not a numpy .npy array"),
     "no-network-key": (no_network_key, "network.json' has no 'network' table"),
@@ -228,20 +256,23 @@ def test_damaged_checkpoint_is_one_line(run_copy, damage, command, capsys):
 @pytest.mark.parametrize("where, value, expected", [
     ("sigma", None, "sigma = null is not accepted; expected a number"),
     ("sigma", "0.3", "sigma = '0.3' is not accepted; expected a number"),
+    ("seed", 1.5, "walk state seed = 1.5 is not accepted; expected a whole number"),
+    ("seed", 2.0, "walk state seed = 2.0 is not accepted; expected a whole number"),
+    ("generation", 2.5, "generation = 2.5 is not accepted; expected int"),
     ("population", "8", 'walk.population = "8" is a string; expected a whole number'),
     ("config-sigma", None, "walk.sigma = null is null; expected a number"),
 ])
 def test_mistyped_state_json_is_one_line_on_resume(run_copy, where, value, expected, capsys):
     def change(state):
-        if where == "sigma":
-            state["sigma"] = value
+        if where in ("sigma", "seed", "generation"):
+            state[where] = value
         else:
             state["config"]["walk"][where.removeprefix("config-")] = value
 
     edit_json(run_copy / "checkpoints" / "latest" / "state.json", change)
     before = files_of(run_copy)
     line = one_line_error(lambda: train.main(["--resume", str(run_copy), "-n", "3"]), capsys)
-    assert expected in line and "state.json" in line
+    assert expected in line and str(run_copy / "checkpoints" / "latest") in line
     assert files_of(run_copy) == before
 
 
@@ -309,10 +340,34 @@ def test_run_folders_of_the_same_second_are_made_atomically(tmp_path, monkeypatc
     assert sorted(made) == sorted(["CartPole-v1__rlfree__0__1700000001"] + [f"CartPole-v1__rlfree__0__1700000001-{i}" for i in range(1, 8)])
 
 
+def test_async_workers_outlive_a_sigterm_and_are_still_closed_at_once():
+    """A worker ignores SIGTERM as it ignores Ctrl-C, so a SIGTERM to the whole group leaves the
+    trainer workers to save with and close; close(terminate=True) still stops them at once."""
+    from rlfree.gym_copies import WorkerVectorEnv
+
+    env = WorkerVectorEnv("CartPole-v1", 4, workers=2)
+    try:
+        env.reset(seed=[1, 2, 3, 4])
+        for process in env._processes:
+            os.kill(process.pid, signal.SIGTERM)
+            os.kill(process.pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert all(process.is_alive() for process in env._processes)
+        obs, reward, terminated, truncated, _ = env.step(np.zeros(4, dtype=np.int64))
+        assert reward.tolist() == [1.0] * 4
+        processes = list(env._processes)
+    finally:
+        started = time.perf_counter()
+        env.close(terminate=True)
+    assert time.perf_counter() - started < 2.0 and not any(process.is_alive() for process in processes)
+
+
 @pytest.mark.parametrize("backend_flags, group", [
     ([], False),
     (["--backend", "gym", "--vectorization", "async", "--workers", "2", "--population", "4", "--eval-episodes", "2"], True),
-], ids=["twin-process", "gym-async-group"])
+    # no evaluation rows: every generation steps the workers made in Trainer(), before the run loop began
+    (["--backend", "gym", "--vectorization", "async", "--workers", "2", "--population", "4", "--eval-freq", "1000"], True),
+], ids=["twin-process", "gym-async-group", "gym-async-group-workers-made-before-the-loop"])
 def test_sigterm_writes_latest_and_exits_143_without_traceback(tmp_path, backend_flags, group):
     """SIGTERM as timeout and docker stop send it (the process only) and as a cluster's scheduler
     does (the whole group, async workers included)."""

@@ -140,7 +140,7 @@ class ScriptedEvaluator:
     def __init__(self, members: int, evaluation: float):
         self.members, self.evaluation = members, evaluation
 
-    def evaluate(self, params, seeds, max_steps=None):
+    def evaluate(self, params, seeds, max_steps=None, on_progress=None):
         returns = torch.ones(params.shape[0], seeds.shape[-1])
         returns[self.members :] = self.evaluation
         return Rollout(returns, torch.ones_like(returns, dtype=torch.int64))
@@ -190,8 +190,8 @@ class GoesNaNAfter:
     def __init__(self, evaluator, calls: int):
         self.evaluator, self.calls = evaluator, calls
 
-    def evaluate(self, params, seeds, max_steps=None):
-        rollout = self.evaluator.evaluate(params, seeds, max_steps)
+    def evaluate(self, params, seeds, max_steps=None, on_progress=None):
+        rollout = self.evaluator.evaluate(params, seeds, max_steps, on_progress)
         self.calls -= 1
         if self.calls < 0:
             rollout.returns.fill_(NAN)

@@ -24,6 +24,7 @@ from rlfree.backend import check_vectorization, choose_backend, resolve_env_id
 from rlfree.cli import ArgumentParser, add_import_argument, shown_path, user_errors
 from rlfree.coevolve import DUEL_ENV_ID, CoevolutionTrainer, DuelRecord
 from rlfree.config import Config, ConfigError, add_arguments, load_toml, overrides_from_args
+from rlfree.evaluate import time_limit_notice
 from rlfree.progress import Console
 from rlfree.run_loop import RunLoop, RunResult, load_run, make_run_folder
 from rlfree.shipped import preset_path
@@ -56,6 +57,9 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
             raise ConfigError(f"--logdir {given['logdir']} is not accepted with --resume: the run continues in its own folder {run_dir}; leave --logdir out")
         if "exp_name" in given and given["exp_name"] != config.run.exp_name:
             raise ConfigError(f"--exp-name {given['exp_name']} is not accepted with --resume: the run continues in its own folder {run_dir}; leave --exp-name out")
+        # the run's own id is accepted, with its package or bare ('my_pkg:MyEnv-v0', 'MyEnv-v0')
+        if args.env is not None and args.env not in (config.env.env, config.env.env.split(":")[-1]):
+            raise ConfigError(f"--env {args.env} is not accepted with --resume: the run was made with env {config.env.env}; leave --env out")
         if "env_kwargs" in overrides.get("env", {}) and overrides["env"]["env_kwargs"] != config.env.env_kwargs:
             raise ConfigError(f"--env-kwargs is not accepted with --resume: the run was made with env_kwargs {config.env.env_kwargs}")
         config.update(overrides, "command line")
@@ -81,7 +85,7 @@ def check_env(config: Config, args: argparse.Namespace, overrides: dict, source:
     typed = overrides.get("env", {}).get("env")
     allowed = [*args.imports, *([typed.partition(":")[0]] if typed else [])]
     env_id = resolve_env_id(config.env.env, allowed, source=source)
-    check_vectorization(choose_backend(env_id, config.env.backend, config.env.env_kwargs), config.env.vectorization)
+    check_vectorization(choose_backend(env_id, config.env.backend, config.env.env_kwargs), config.env.vectorization, config.env.workers)
 
 
 def main(argv=None, prog: str | None = None) -> int:
@@ -98,12 +102,14 @@ def main(argv=None, prog: str | None = None) -> int:
             else:
                 run_dir, state = make_run_folder(config), None
             print(f"run folder: {run_dir}  (env {algorithm.env_id}, backend {algorithm.backend}, device {config.env.device})")
+            notice = time_limit_notice(algorithm.env_id, config.run.horizon)
+            if notice:
+                print(notice)
             record_type = DuelRecord if duel else GenerationRecord
-            observers = [
-                Console(record_type, config.run.generations, target=algorithm.target, best=state.best_eval if state else None,
-                        status=config.run.progress or sys.stderr.isatty()),
-                Board(run_dir, record_type, config.to_dict(), resume=state, texts=algorithm.texts()),
-            ]
+            console = Console(record_type, config.run.generations, target=algorithm.target, best=state.best_eval if state else None,
+                              status=config.run.progress or sys.stderr.isatty())
+            algorithm.on_progress = console.on_progress
+            observers = [console, Board(run_dir, record_type, config.to_dict(), resume=state, texts=algorithm.texts())]
         except BaseException:
             algorithm.close()
             raise

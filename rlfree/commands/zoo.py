@@ -63,6 +63,7 @@ from rlfree.backend import resolve_env_id
 from rlfree.cli import ArgumentParser
 from rlfree.coevolve import DUEL_ENV_ID
 from rlfree.config import Config, load_toml
+from rlfree.evaluate import episode_limit
 from rlfree.run_loop import RunLoop
 from rlfree.seeding import episode_seeds
 from rlfree.shipped import preset_path
@@ -140,7 +141,7 @@ def play(env_id: str, act, seeds: list[int], vectorization: str = "sync") -> np.
     obs = env.reset(torch.tensor(seeds, dtype=torch.int64)).numpy()
     returns = np.zeros(len(seeds))
     running = np.ones(len(seeds), dtype=bool)
-    for _ in range(env.max_episode_steps or 1_000_000):
+    for _ in range(episode_limit(env.max_episode_steps)):
         obs, reward, terminated, truncated = env.step(torch.as_tensor(np.asarray(act(obs))))
         obs = obs.numpy()
         returns += np.where(running, reward.numpy(), 0.0)

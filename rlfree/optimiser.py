@@ -29,7 +29,8 @@ class Optimiser(Protocol):
 
     def tell(self, returns: torch.Tensor) -> dict[str, float | int]:
         """returns: (rows, E) of ``ask()``'s rows -> figures: population_mean, population_max,
-        population_min, step_norm, weight_norm, nonfinite_returns."""
+        population_min, step_norm, weight_norm, nonfinite_returns, tied_share (the share of the step's
+        comparisons that tie and so add nothing to it) and floor_tied_share (those tied at the worst return)."""
 
     def state_dict(self) -> dict[str, torch.Tensor | float | int]:
         """Tensors and plain numbers that restore the optimiser exactly."""

@@ -85,6 +85,7 @@ class RunState:
     best_eval: float | None = None  # the best evaluation of the centre so far
     check_mean: float | None = None  # the last target check on gymnasium's own env
     solved: bool = False
+    tie_streak: int = 0  # generations in a row whose comparisons mostly tied at the worst return (rlfree.ties)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -94,7 +95,7 @@ class RunState:
         """Typed: a missing or mistyped field is a CheckpointError naming it, not a traceback."""
         kinds = {"env_id": (str,), "config": (dict,), "generation": (int,), "env_steps": (int,), "episodes": (int,),
                  "elapsed": (int, float), "best_eval": (int, float, type(None)), "check_mean": (int, float, type(None)),
-                 "solved": (bool,)}
+                 "solved": (bool,), "tie_streak": (int,)}
         values = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:

@@ -35,6 +35,7 @@ from rlfree.optimiser import make_optimiser
 from rlfree.policy import Policy
 from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
 from rlfree.seeding import episode_seeds, weights_generator
+from rlfree.ties import Adaptation, TieAdaptation
 from rlfree.vector import GymVectorEnv, has_vector_entry_point
 from rlfree.weight_image import WeightLayout, colour_scale, weight_image
 
@@ -69,24 +70,29 @@ class GenerationRecord:
     weight_norm: float = field(metadata={"tag": "walk/weight_norm"})
     nonfinite_returns: int = field(metadata={"tag": "walk/nonfinite_returns"})  # members ranked last for a NaN or infinite return
     nonfinite_actions: int = field(metadata={"tag": "rollout/nonfinite_actions"})  # episodes ended by a network gone NaN or infinite
+    tied_share: float = field(metadata={"tag": "walk/tied_share"})  # of the step's comparisons, those that tie (and add nothing)
     steps_per_second: float = field(metadata={"tag": "time/fps"})
     elapsed: float  # seconds of training so far (over resumes)
     eval_mean: float | None = _tag("eval/mean_reward")
     eval_std: float | None = _tag("eval/std_reward")
     check_mean: float | None = _tag("eval/target_check")  # the target check on gymnasium's own env, when it ran
     weights: np.ndarray | None = field(default=None, repr=False, metadata={"image": "walk/W", "csv": False})  # the evaluated centre's picture
+    adapted: str | None = None  # what the tie adaptation changed after this generation ("episodes 1 -> 2")
 
-    HEADER = f"{'gen':>6} {'env steps':>11} {'pop mean':>9} {'pop max':>9} {'centre':>9} {'sigma':>7} {'steps/s':>10} {'elapsed':>8}"
+    HEADER = f"{'gen':>6} {'env steps':>11} {'pop mean':>9} {'pop max':>9} {'centre':>9} {'sigma':>7} {'ties':>5} {'steps/s':>10} {'elapsed':>8}"
 
     def line(self) -> str:
         """The console line; 'centre' is the centre's evaluation when it ran."""
         line = (
             f"{self.generation:>6} {self.env_steps:>11,} {_fmt(self.population_mean, 9)} "
-            f"{_fmt(self.population_max, 9)} {_fmt(self.eval_mean, 9)} {self.sigma:>7.4f} "
+            f"{_fmt(self.population_max, 9)} {_fmt(self.eval_mean, 9)} {self.sigma:>7.4f} {self.tied_share:>5.0%} "
             f"{self.steps_per_second:>10,.0f} {self.elapsed:>7.1f}s"
         )
         if self.check_mean is not None:
             line += f"  target check on gymnasium: {self.check_mean:.1f}"
+        if self.adapted is not None:
+            line += (f"\n       most comparisons tied at the worst return for {TieAdaptation.patience} generations: {self.adapted}"
+                     " (--no-adapt-ties keeps the settings)")
         return line
 
 
@@ -187,6 +193,7 @@ class Trainer:
             self.evaluator.close()
             raise ConfigError(f"init_scale={net.init_scale:g} gives initial weights beyond the range of {env.dtype}: use a smaller init_scale")
         self.optimiser = make_optimiser(config.walk, centre, run.seed)
+        self.tie_adaptation = TieAdaptation() if run.adapt_ties else None
         spec = self.policy.spec
         self.weight_layout = WeightLayout(spec.n_outputs, spec.n_hidden, spec.n_inputs)
         self.weight_scale = colour_scale(self.matrix(centre))  # from the initial weights: the same after a resume
@@ -210,6 +217,7 @@ class Trainer:
         params, seeds = self._with_evaluation_rows(members, centre, state.generation)
         rollout = self.evaluator.evaluate(params, seeds, max_steps=self.horizon, on_progress=self.on_progress)
         stats = self.optimiser.tell(rollout.returns[: len(members)])
+        adapted = self._adapt_to_ties(stats["floor_tied_share"], state)
 
         steps, eval_mean, eval_std, check_mean = rollout.env_steps, None, None, None
         if len(params) > len(members):
@@ -232,12 +240,28 @@ class Trainer:
             population_mean=stats["population_mean"], population_max=stats["population_max"], population_min=stats["population_min"],
             episode_length_mean=float(rollout.lengths[: len(members)].to(torch.float64).mean()),
             sigma=self.optimiser.sigma, step_norm=stats["step_norm"], weight_norm=stats["weight_norm"],
-            nonfinite_returns=stats["nonfinite_returns"], nonfinite_actions=rollout.nonfinite_actions,
+            nonfinite_returns=stats["nonfinite_returns"], nonfinite_actions=rollout.nonfinite_actions, tied_share=stats["tied_share"],
             steps_per_second=steps / max(seconds, 1e-9), elapsed=state.elapsed,
             eval_mean=eval_mean, eval_std=eval_std, check_mean=check_mean,
             weights=weight_image(self.matrix(centre), self.weight_layout, self.weight_scale) if eval_mean is not None else None,
+            adapted=None if adapted is None else str(adapted),
         )
         return Generation(record, best=best)
+
+    def _adapt_to_ties(self, floor_tied_share: float, state: RunState) -> Adaptation | None:
+        """Double the episodes per member, or sigma, when the walk has long learned nothing
+        (:mod:`rlfree.ties`). The new episodes go into the run's config, so a resumed run keeps them."""
+        if self.tie_adaptation is None:
+            return None
+        run = self.config.run
+        state.tie_streak, change = self.tie_adaptation.observe(floor_tied_share, state.tie_streak, run.episodes, self.optimiser.sigma)
+        if change is None:
+            return None
+        if change.setting == "episodes":
+            run.episodes = state.config["run"]["episodes"] = int(change.after)
+        else:
+            self.optimiser.sigma = change.after  # saved with the optimiser's state
+        return change
 
     def _with_evaluation_rows(self, members: torch.Tensor, centre: torch.Tensor, generation: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(params, seeds): the members on this generation's training seeds and, when an

@@ -76,6 +76,11 @@ class RandomWalk:
         """fitness: (rows,) finite, eps: (M, D) -> (step (D,), the population's fitness for the figures)."""
         raise NotImplementedError
 
+    def _ties(self, fitness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """fitness: (rows,) -> (tied, tied at the floor): (C,) bool each, one per comparison the
+        step is made of; a tied comparison adds nothing to it."""
+        raise NotImplementedError
+
     # -- ask / tell -----------------------------------------------------------------------------
     def perturbations(self) -> torch.Tensor:
         """eps: (M, D) standard normal for this generation, on the centre's device and dtype."""
@@ -113,6 +118,7 @@ class RandomWalk:
         fitness = torch.where(finite, fitness, fitness[finite].min() - 1.0)
 
         step, population_fitness = self._step(fitness, eps)
+        tied, at_floor = self._ties(fitness)
         if self.config.weight_decay:
             step = step - self.config.weight_decay * self.centre
         centre = self.centre + step
@@ -131,6 +137,8 @@ class RandomWalk:
             "step_norm": float(step.norm()),
             "weight_norm": float(self.centre.norm()),
             "nonfinite_returns": n_nonfinite,
+            "tied_share": float(tied.to(torch.float64).mean()),
+            "floor_tied_share": float(at_floor.to(torch.float64).mean()),
         }
 
     # -- state ----------------------------------------------------------------------------------
@@ -201,6 +209,18 @@ class SmartRandomWalk(RandomWalk):
         gradient = weights @ eps / (self.population * self.sigma)  # (D,), ascent direction
         return self.step_rule.step(gradient), fitness
 
+    def _ties(self, fitness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mirrored: a pair whose two returns are equal. Otherwise: a member whose return another
+        member has too (its shaped weight says nothing the tie group's does not)."""
+        floor = fitness.min()
+        if self.mirrored:
+            plus, minus = fitness[: self.population // 2], fitness[self.population // 2 :]
+            tied = plus == minus
+            return tied, tied & (plus == floor)
+        _, group, counts = torch.unique(fitness, return_inverse=True, return_counts=True)
+        tied = counts[group] > 1
+        return tied, tied & (fitness == floor)
+
     def state_dict(self) -> dict[str, torch.Tensor | float | int]:
         return {**super().state_dict(), **self.step_rule.state_dict()}
 
@@ -228,3 +248,8 @@ class FaithfulRandomWalk(RandomWalk):
         change = fitness[1:] - fitness[0]  # forward difference on the same episodes
         ascent = (change[:, None] * (self.sigma * eps)).mean(dim=0)
         return self.lr * ascent, fitness[1:]
+
+    def _ties(self, fitness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A perturbed member whose return equals the centre's (a zero forward difference)."""
+        tied = fitness[1:] == fitness[0]
+        return tied, tied & (fitness[0] == fitness.min())

@@ -177,7 +177,7 @@ def test_console_best_ignores_a_nonfinite_evaluation():
     for generation, evaluation in enumerate([5.0, INF, NAN], start=1):
         console.on_generation(GenerationRecord(
             generation=generation, env_steps=1, episodes=1, population_mean=1.0, population_max=1.0, population_min=1.0,
-            episode_length_mean=1.0, sigma=0.1, step_norm=0.1, weight_norm=1.0, nonfinite_returns=0, nonfinite_actions=0,
+            episode_length_mean=1.0, sigma=0.1, step_norm=0.1, weight_norm=1.0, nonfinite_returns=0, nonfinite_actions=0, tied_share=0.0,
             steps_per_second=1.0, elapsed=1.0, eval_mean=evaluation))
     assert console.best == 5.0
     assert "target 100 (95.0 to go)" in console.status_line(3, 1.0)

@@ -115,7 +115,7 @@ def test_resume_after_a_hard_kill_shows_no_generation_twice(tmp_path):
 def record(generation: int, eval_mean: float | None = None, elapsed: float = 0.0) -> GenerationRecord:
     return GenerationRecord(generation=generation, env_steps=100 * generation, episodes=8 * generation, population_mean=1.0,
                             population_max=2.0, population_min=0.0, episode_length_mean=10.0, sigma=0.2, step_norm=0.1,
-                            weight_norm=1.0, nonfinite_returns=0, nonfinite_actions=0, steps_per_second=1000.0, elapsed=elapsed, eval_mean=eval_mean)
+                            weight_norm=1.0, nonfinite_returns=0, nonfinite_actions=0, tied_share=0.0, steps_per_second=1000.0, elapsed=elapsed, eval_mean=eval_mean)
 
 
 def test_console_status_gives_rate_eta_and_the_best_centre_against_the_target(monkeypatch):

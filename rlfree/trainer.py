@@ -8,7 +8,7 @@ gymnasium's own environment, on fresh held-out seeds, decides whether the run is
 a finite score solves); the check plays whole episodes, up to the env's time limit, or, for an
 env registered without one, up to the walk's horizon (:func:`rlfree.evaluate.episode_limit`).
 Every figure is a function of (config, seed), so a resumed run continues exactly as if never
-stopped. A generation that would not fit in memory (:func:`generation_bytes`) is refused
+stopped. A generation that would not fit in memory (:mod:`rlfree.memory`) is refused
 before anything large is allocated.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -30,7 +29,7 @@ from rlfree.checkpoint import Checkpoint, CheckpointError
 from rlfree.config import Config, ConfigError
 from rlfree.evaluate import StepProgress, episode_limit
 from rlfree.evaluator import LocalEvaluator
-from rlfree.network import NetworkSpec
+from rlfree.memory import GYM_COPY_BYTES, check_memory
 from rlfree.optimiser import make_optimiser
 from rlfree.policy import Policy
 from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
@@ -40,7 +39,6 @@ from rlfree.vector import GymVectorEnv, has_vector_entry_point
 from rlfree.weight_image import WeightLayout, colour_scale, weight_image
 
 TARGET_CHECK_EPISODES = 100
-GYM_COPY_BYTES = 4 * 1024  # one gym.make copy of CartPole-v1 or Pendulum-v1, measured; MuJoCo's are larger
 
 
 def _tag(tag: str, **metadata):
@@ -103,66 +101,6 @@ def _fmt(value: float | None, width: int, spec: str = ".1f") -> str:
 def reaches(score: float, target: float | None) -> bool:
     """Whether ``score`` meets ``target``: only a finite score does (a +inf evaluation solves nothing)."""
     return target is not None and math.isfinite(score) and score >= target
-
-
-def generation_bytes(spec: NetworkSpec, rows: int, perturbations: int, episodes: int, dtype_bytes: int, copy_bytes: int = 0) -> int:
-    """Roughly the memory one generation holds at its peak, in bytes (temporaries left out)::
-
-        D * (3 * rows * dtype_bytes + perturbations * (8 + dtype_bytes))
-        + rows * episodes * ((ticks + 2) * A + 2 * I) * dtype_bytes
-        + rows * episodes * copy_bytes
-
-    with D = A * K the weights of a member (A activations, K = 1 + I + A columns, I inputs).
-    The first line is the asked rows, the batch with the evaluation rows and the network's
-    transposed copy of W (3 x rows x D), and the perturbations, drawn in float64 and kept until
-    tell(); the second each copy's activations over the ticks of a step and its observation,
-    raw and encoded; the third the env copies (gymnasium objects on the gym backend; a twin's
-    state is a few floats, counted with the observation).
-    """
-    A, I, D = spec.n_activations, spec.n_inputs, spec.n_params
-    copies = rows * episodes
-    return D * (3 * rows * dtype_bytes + perturbations * (8 + dtype_bytes)) + copies * (((spec.ticks + 2) * A + 2 * I) * dtype_bytes + copy_bytes)
-
-
-def device_memory(device: torch.device) -> tuple[int, str] | None:
-    """(bytes, what they are) the run's tensors can use: the GPU's memory on CUDA, else this
-    machine's RAM; None where the platform does not say."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_properties(device).total_memory, f"the memory of {device}"
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine's memory"
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def check_memory(config: Config, spec: NetworkSpec, device: torch.device, dtype: torch.dtype, copy_bytes: int) -> None:
-    """ConfigError, before anything large is allocated, when a generation would need more memory
-    than the device has (:func:`generation_bytes`); the message names the largest population that fits."""
-    memory = device_memory(device)
-    if memory is None:
-        return
-    limit, where = memory
-    walk, run = config.walk, config.run
-    mirrored = walk.variant == "smart" and walk.mirrored
-    eval_rows = math.ceil(run.eval_episodes / run.episodes)
-
-    def needs(population: int) -> int:
-        rows = population + (1 if walk.variant == "seed" else 0) + eval_rows
-        perturbations = population // 2 if mirrored else population
-        return generation_bytes(spec, rows, perturbations, run.episodes, dtype.itemsize, copy_bytes)
-
-    if needs(walk.population) <= limit:
-        return
-    low, high = 0, walk.population  # the largest population that fits, by bisection
-    while low < high:
-        middle = (low + high + 1) // 2
-        low, high = (middle, high) if needs(middle) <= limit else (low, middle - 1)
-    fits = low - low % 2 if mirrored else low
-    hint = f"at most --population {fits:,} fits with these settings" if fits >= 2 else "use a smaller --hidden (or --episodes, --eval-episodes)"
-    raise ConfigError(
-        f"population={walk.population:,} x episodes={run.episodes} of a network of {spec.n_params:,} weights needs about "
-        f"{needs(walk.population) / 2**30:,.1f} GiB per generation, more than the {limit / 2**30:,.1f} GiB of {where}: {hint}"
-    )
 
 
 class Trainer:

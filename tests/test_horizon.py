@@ -10,7 +10,6 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import pytest
 import torch
 from gymnasium import spaces
 

@@ -24,7 +24,8 @@ from rlfree.network import NetworkSpec
 from rlfree.policy import Policy
 from rlfree.progress import Console
 from rlfree.run_loop import RunLoop, make_run_folder
-from rlfree.trainer import GenerationRecord, Trainer, check_memory, generation_bytes
+from rlfree.memory import check_memory, generation_bytes
+from rlfree.trainer import GenerationRecord, Trainer
 from rlfree.walk import FaithfulRandomWalk, SmartRandomWalk
 from test_training import small_config as training_config
 
@@ -296,7 +297,7 @@ def cartpole_spec(hidden: int = 4) -> NetworkSpec:
 
 
 def test_check_memory_names_the_need_in_gib_and_the_largest_population_that_fits(monkeypatch):
-    monkeypatch.setattr("rlfree.trainer.device_memory", lambda device: (2**30, "this machine's memory"))
+    monkeypatch.setattr("rlfree.memory.device_memory", lambda device: (2**30, "this machine's memory"))
     config = Config()
     config.walk.population = 2**40
     spec = cartpole_spec()

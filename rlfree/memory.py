@@ -1,0 +1,78 @@
+"""What one generation needs in memory, checked before anything large is allocated.
+
+A population of ``--population 1099511627776`` or a network of ``--hidden 1000000`` would
+otherwise end in an allocator's traceback after the run folder was made; :func:`check_memory`
+refuses it in one line that names the figure and the largest population that fits.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+
+from rlfree.config import Config, ConfigError
+from rlfree.network import NetworkSpec
+
+GYM_COPY_BYTES = 4 * 1024  # one gym.make copy of CartPole-v1 or Pendulum-v1, measured; MuJoCo's are larger
+
+
+def generation_bytes(spec: NetworkSpec, rows: int, perturbations: int, episodes: int, dtype_bytes: int, copy_bytes: int = 0) -> int:
+    """Roughly the memory one generation holds at its peak, in bytes (temporaries left out)::
+
+        D * (3 * rows * dtype_bytes + perturbations * (8 + dtype_bytes))
+        + rows * episodes * ((ticks + 2) * A + 2 * I) * dtype_bytes
+        + rows * episodes * copy_bytes
+
+    with D = A * K the weights of a member (A activations, K = 1 + I + A columns, I inputs).
+    The first line is the asked rows, the batch with the evaluation rows and the network's
+    transposed copy of W (3 x rows x D), and the perturbations, drawn in float64 and kept until
+    tell(); the second each copy's activations over the ticks of a step and its observation,
+    raw and encoded; the third the env copies (gymnasium objects on the gym backend; a twin's
+    state is a few floats, counted with the observation).
+    """
+    A, I, D = spec.n_activations, spec.n_inputs, spec.n_params
+    copies = rows * episodes
+    return D * (3 * rows * dtype_bytes + perturbations * (8 + dtype_bytes)) + copies * (((spec.ticks + 2) * A + 2 * I) * dtype_bytes + copy_bytes)
+
+
+def device_memory(device: torch.device) -> tuple[int, str] | None:
+    """(bytes, what they are) the run's tensors can use: the GPU's memory on CUDA, else this
+    machine's RAM; None where the platform does not say."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory, f"the memory of {device}"
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine's memory"
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(config: Config, spec: NetworkSpec, device: torch.device, dtype: torch.dtype, copy_bytes: int) -> None:
+    """ConfigError, before anything large is allocated, when a generation would need more memory
+    than the device has (:func:`generation_bytes`); the message names the largest population that fits."""
+    memory = device_memory(device)
+    if memory is None:
+        return
+    limit, where = memory
+    walk, run = config.walk, config.run
+    mirrored = walk.variant == "smart" and walk.mirrored
+    eval_rows = math.ceil(run.eval_episodes / run.episodes)
+
+    def needs(population: int) -> int:
+        rows = population + (1 if walk.variant == "seed" else 0) + eval_rows
+        perturbations = population // 2 if mirrored else population
+        return generation_bytes(spec, rows, perturbations, run.episodes, dtype.itemsize, copy_bytes)
+
+    if needs(walk.population) <= limit:
+        return
+    low, high = 0, walk.population  # the largest population that fits, by bisection
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if needs(middle) <= limit else (low, middle - 1)
+    fits = low - low % 2 if mirrored else low
+    hint = f"at most --population {fits:,} fits with these settings" if fits >= 2 else "use a smaller --hidden (or --episodes, --eval-episodes)"
+    raise ConfigError(
+        f"population={walk.population:,} x episodes={run.episodes} of a network of {spec.n_params:,} weights needs about "
+        f"{needs(walk.population) / 2**30:,.1f} GiB per generation, more than the {limit / 2**30:,.1f} GiB of {where}: {hint}"
+    )

@@ -27,6 +27,8 @@ from rlfree.commands import bench, train, watch, zoo
 from rlfree.config import Config
 from rlfree.run_loop import RunFolderError, make_run_folder
 
+from conftest import wait_for_generations
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -378,12 +380,7 @@ def test_sigterm_writes_latest_and_exits_143_without_traceback(tmp_path, backend
                "--save-freq", "1000", "--config", str(empty), "--logdir", str(logdir), *backend_flags]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline and not list(logdir.glob("*/progress.csv")):
-            time.sleep(0.2)
-        progress = next(iter(logdir.glob("*/progress.csv")))
-        while time.time() < deadline and len(progress.read_text().splitlines()) < 3:  # header + 2 generations
-            time.sleep(0.2)
+        progress = wait_for_generations(logdir, 2)
         if group:
             os.killpg(process.pid, signal.SIGTERM)
         else:

@@ -19,6 +19,8 @@ from rlfree.policy import Policy
 from rlfree.run_loop import RunLoop, load_run, make_run_folder
 from rlfree.trainer import Trainer
 
+from conftest import wait_for_generations
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -381,7 +383,6 @@ def test_real_ctrl_c_writes_latest_and_exits_130_without_traceback(tmp_path, bac
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it (async workers included)."""
     import os
     import signal
-    import time
 
     logdir = tmp_path / "runs"
     command = [sys.executable, str(REPO / "scripts" / "train.py"), "--env", "Acrobot-v1", "-n", "100000",
@@ -392,12 +393,7 @@ def test_real_ctrl_c_writes_latest_and_exits_130_without_traceback(tmp_path, bac
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline and not list(logdir.glob("*/progress.csv")):
-            time.sleep(0.2)
-        progress = next(iter(logdir.glob("*/progress.csv")))
-        while time.time() < deadline and len(progress.read_text().splitlines()) < 3:  # header + 2 generations
-            time.sleep(0.2)
+        progress = wait_for_generations(logdir, 2)
         os.killpg(process.pid, signal.SIGINT)
         out, err = process.communicate(timeout=60)
     finally:

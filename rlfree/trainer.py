@@ -155,7 +155,7 @@ class Trainer:
         params, seeds = self._with_evaluation_rows(members, centre, state.generation)
         rollout = self.evaluator.evaluate(params, seeds, max_steps=self.horizon, on_progress=self.on_progress)
         stats = self.optimiser.tell(rollout.returns[: len(members)])
-        adapted = self._adapt_to_ties(stats["floor_tied_share"], state)
+        adapted = self._adapt_to_ties(stats, state)
 
         steps, eval_mean, eval_std, check_mean = rollout.env_steps, None, None, None
         if len(params) > len(members):
@@ -186,13 +186,14 @@ class Trainer:
         )
         return Generation(record, best=best)
 
-    def _adapt_to_ties(self, floor_tied_share: float, state: RunState) -> Adaptation | None:
-        """Double the episodes per member, or sigma, when the walk has long learned nothing
+    def _adapt_to_ties(self, stats: dict, state: RunState) -> Adaptation | None:
+        """Double sigma, or the episodes per member, when the walk has long learned nothing
         (:mod:`rlfree.ties`). The new episodes go into the run's config, so a resumed run keeps them."""
         if self.tie_adaptation is None:
             return None
         run = self.config.run
-        state.tie_streak, change = self.tie_adaptation.observe(floor_tied_share, state.tie_streak, run.episodes, self.optimiser.sigma)
+        found = stats["population_max"] > stats["population_min"]
+        state.tie_streak, change = self.tie_adaptation.observe(stats["floor_tied_share"], found, state.tie_streak, run.episodes, self.optimiser.sigma)
         if change is None:
             return None
         if change.setting == "episodes":

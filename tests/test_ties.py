@@ -34,18 +34,31 @@ if NOTHING_ID not in gym.registry:
     gym.register(NOTHING_ID, entry_point=_NothingToLearn, max_episode_steps=3)
 
 
-def test_adaptation_waits_for_its_patience_then_doubles_episodes_then_sigma():
-    adapt = TieAdaptation(threshold=0.9, patience=3, max_episodes=4, max_sigma=0.5)
-    streak, changes = 0, []
-    episodes, sigma = 1, 0.2
-    for share in [0.95, 0.95, 0.5, 0.95, 0.95, 0.95, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]:
-        streak, change = adapt.observe(share, streak, episodes, sigma)
+def adaptations(adapt: TieAdaptation, shares: list[float], found: bool) -> list[Adaptation]:
+    streak, changes, episodes, sigma = 0, [], 1, 0.2
+    for share in shares:
+        streak, change = adapt.observe(share, found, streak, episodes, sigma)
         if change is not None:
             changes.append(change)
             episodes = int(change.after) if change.setting == "episodes" else episodes
             sigma = change.after if change.setting == "sigma" else sigma
-    assert changes == [Adaptation("episodes", 1, 2), Adaptation("episodes", 2, 4), Adaptation("sigma", 0.2, 0.4), Adaptation("sigma", 0.4, 0.5)]
-    assert str(changes[0]) == "episodes 1 -> 2"
+    return changes
+
+
+def test_nothing_found_widens_sigma_after_the_patience_then_adds_episodes():
+    adapt = TieAdaptation(threshold=0.9, patience=3, max_episodes=4, max_sigma=0.5)
+    shares = [0.95, 0.95, 0.5, 0.95, 0.95, 0.95] + [1.0] * 12  # the 0.5 breaks the first streak
+    assert adaptations(adapt, shares, found=False) == [
+        Adaptation("sigma", 0.2, 0.4), Adaptation("sigma", 0.4, 0.5), Adaptation("episodes", 1, 2), Adaptation("episodes", 2, 4)
+    ]
+    assert str(Adaptation("episodes", 1, 2)) == "episodes 1 -> 2"
+
+
+def test_a_rare_reward_adds_episodes_before_sigma():
+    adapt = TieAdaptation(threshold=0.9, patience=3, max_episodes=4, max_sigma=0.5)
+    assert adaptations(adapt, [1.0] * 12, found=True) == [
+        Adaptation("episodes", 1, 2), Adaptation("episodes", 2, 4), Adaptation("sigma", 0.2, 0.4), Adaptation("sigma", 0.4, 0.5)
+    ]
 
 
 @pytest.mark.parametrize("variant, mirrored", [("smart", True), ("smart", False), ("seed", True)])
@@ -76,16 +89,19 @@ def rows(run_dir) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_a_run_that_learns_nothing_doubles_its_episodes_says_so_and_resumes_with_them(tmp_path, capsys):
-    assert train_command.main(train_args(tmp_path, "-n", "12")) == 0
+def test_a_run_that_finds_nothing_widens_sigma_then_adds_episodes_says_so_and_resumes_with_them(tmp_path, capsys):
+    assert train_command.main(train_args(tmp_path, "-n", "42", "--sigma", "0.5")) == 0
     out = capsys.readouterr().out
-    assert "most comparisons tied at the worst return for 10 generations: episodes 1 -> 2 (--no-adapt-ties keeps the settings)" in out
+    assert "most comparisons tied at the worst return for 10 generations: sigma 0.5 -> 1 (--no-adapt-ties keeps the settings)" in out
+    assert "sigma 1 -> 2" in out and "episodes 1 -> 2" in out
     (run_dir,) = (tmp_path / "runs").iterdir()
     logged = rows(run_dir)
-    assert [r["adapted"] for r in logged][9] == "episodes 1 -> 2" and all(float(r["tied_share"]) == 1.0 for r in logged)
-    assert int(logged[-1]["episodes"]) - int(logged[-2]["episodes"]) == 8 * 2 + 2  # 8 members x 2 episodes, and 1 evaluation row x 2
-    assert train_command.main(["--resume", str(run_dir), "-n", "13"]) == 0
-    assert int(rows(run_dir)[-1]["episodes"]) - int(rows(run_dir)[-2]["episodes"]) == 8 * 2 + 2  # still 2 after the resume
+    assert [r["adapted"] for r in logged if r["adapted"]] == ["sigma 0.5 -> 1", "sigma 1 -> 2", "episodes 1 -> 2", "episodes 2 -> 4"]
+    assert [float(r["sigma"]) for r in logged][10] == 1.0 and all(float(r["tied_share"]) == 1.0 for r in logged)
+    assert int(logged[-1]["episodes"]) - int(logged[-2]["episodes"]) == 8 * 4 + 4  # 8 members x 4 episodes, and 1 evaluation row x 4
+    assert train_command.main(["--resume", str(run_dir), "-n", "43"]) == 0
+    resumed = rows(run_dir)
+    assert int(resumed[-1]["episodes"]) - int(resumed[-2]["episodes"]) == 8 * 4 + 4 and float(resumed[-1]["sigma"]) == 2.0  # kept
 
 
 def test_no_adapt_ties_keeps_the_settings(tmp_path, capsys):

@@ -13,6 +13,10 @@ look further — and doubles the episodes per member (up to ``max_episodes``) if
 reward is there but too rare to rank members by. Either one takes over when the other is at its
 cap. Ties at the top (every CartPole member that balances scores 500) are success, not a floor,
 and change nothing.
+
+Measured by ``scripts/ties_report.py`` (README, "Sparse rewards"), this did not help on
+MountainCar-v0, FrozenLake 8x8 or the slippery FrozenLake from the library defaults, and
+hurt the first two; so it is an option (``--adapt-ties``), not a default.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
     python scripts/ties_report.py --seeds 5 --time-limit 120 --markdown ties.md
 
 Each task is trained from rlfree's library defaults (no preset: what a user meets with a new
-task), once with ``--no-adapt-ties`` and once with the adaptation (:mod:`rlfree.ties`: more
+task), once as they are and once with ``--adapt-ties`` (:mod:`rlfree.ties`: more
 episodes per member, then a larger sigma, while most of the walk's comparisons tie at the worst
 return), for the same seeds, generations and time limit. A run is solved when the centre's
 evaluation and then 100 held-out episodes of gymnasium's own env reach the target; the final

@@ -84,13 +84,19 @@ def train_args(tmp_path, *extra):
     return ["--env", NOTHING_ID, "--population", "8", "--eval-episodes", "2", "--target", "1", "--logdir", str(tmp_path / "runs"), *extra]
 
 
+def test_the_adaptation_is_off_by_default():
+    from rlfree.config import Config
+
+    assert Config().run.adapt_ties is False
+
+
 def rows(run_dir) -> list[dict]:
     with open(run_dir / "progress.csv", newline="") as f:
         return list(csv.DictReader(f))
 
 
 def test_a_run_that_finds_nothing_widens_sigma_then_adds_episodes_says_so_and_resumes_with_them(tmp_path, capsys):
-    assert train_command.main(train_args(tmp_path, "-n", "42", "--sigma", "0.5")) == 0
+    assert train_command.main(train_args(tmp_path, "-n", "42", "--sigma", "0.5", "--adapt-ties")) == 0
     out = capsys.readouterr().out
     assert "most comparisons tied at the worst return for 10 generations: sigma 0.5 -> 1 (--no-adapt-ties keeps the settings)" in out
     assert "sigma 1 -> 2" in out and "episodes 1 -> 2" in out
@@ -104,8 +110,8 @@ def test_a_run_that_finds_nothing_widens_sigma_then_adds_episodes_says_so_and_re
     assert int(resumed[-1]["episodes"]) - int(resumed[-2]["episodes"]) == 8 * 4 + 4 and float(resumed[-1]["sigma"]) == 2.0  # kept
 
 
-def test_no_adapt_ties_keeps_the_settings(tmp_path, capsys):
-    assert train_command.main(train_args(tmp_path, "-n", "12", "--no-adapt-ties")) == 0
+def test_without_adapt_ties_the_settings_stay(tmp_path, capsys):
+    assert train_command.main(train_args(tmp_path, "-n", "12")) == 0
     assert "most comparisons tied" not in capsys.readouterr().out
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert all(r["adapted"] == "" for r in rows(run_dir))

@@ -109,7 +109,7 @@ def by_imitation(path: Path, seeds: list[int]) -> None:
     state = load_checkpoint(path).state
     print(f"\n2. By imitation: {TEACHER_ID} (reward 1 per move equal to the teacher's), mouse {shown_path(agent.source)}")
     print(f"   mistakes per game, {len(seeds)} held-out games of gymnasium's env (10 - return):  {mistakes.mean():.3f}")
-    print(f"   mistakes per game, rlfree.envs.catmouse.mistakes_per_game ({len(seeds)} games):         {graded:.3f}")
+    print(f"   mistakes per game, rlfree.envs.catmouse.mistakes_per_game ({len(seeds)} games):  {graded:.3f}")
     if "episodes" in state:
         games, seconds = int(state["episodes"]), float(state["elapsed"])
         print(f"   to reach it: {games:,} games played (evaluations included), {seconds:.1f} s of training (generation {state['generation']})")

@@ -248,22 +248,22 @@ def test_an_env_kwarg_the_env_does_not_take_is_one_user_error(vectorization):
 
 
 def test_network_json_records_env_kwargs_and_load_agent_replays_them(tmp_path):
-    kwargs = {"continuous": True}
-    probe = gym.make("LunarLander-v3", **kwargs)
-    policy = Policy.for_spaces("LunarLander-v3", probe.observation_space, probe.action_space, hidden=1, ticks=1, activation="tanh", env_kwargs=kwargs)
+    kwargs = {"sutton_barto_reward": True}  # 0 per step and -1 on failure, instead of +1 per step
+    probe = gym.make("CartPole-v1", **kwargs)
+    policy = Policy.for_spaces("CartPole-v1", probe.observation_space, probe.action_space, hidden=1, ticks=1, activation="tanh", env_kwargs=kwargs)
     network = policy.to_json()
-    assert network["env_kwargs"] == {"continuous": True}
+    assert network["env_kwargs"] == {"sutton_barto_reward": True}
     folder = save_checkpoint(tmp_path / "agent", W=np.zeros(network["W_shape"]), network=network, walk={}, state={})
     agent = load_agent(folder)
     assert agent.env_kwargs == kwargs and agent.policy.env_kwargs == kwargs
-    assert agent.policy.decoder.n_outputs == 2  # continuous: a Box of 2 engines, not Discrete(4)
     env = agent.make_env()
     try:
-        assert isinstance(env.action_space, gym.spaces.Box)
-        agent.play(env, seed=0)
+        assert env.unwrapped._sutton_barto_reward
+        total, length = agent.play(env, seed=0)
+        assert total <= 0.0 < length  # the replayed env's reward, not plain CartPole's +1 per step
     finally:
         env.close()
-    assert agent.score([0, 1]).shape == (2,)
+    assert (agent.score([0, 1]) <= 0.0).all()
 
 
 def test_an_agent_saved_without_env_kwargs_plays_the_plain_env(tmp_path):

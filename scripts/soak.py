@@ -3,6 +3,7 @@
 
     python scripts/soak.py                       # 5000 generations of Acrobot-v1 (twin), 300 of LunarLander-v3 (async)
     python scripts/soak.py --acrobot 500 --lunar 30 --interrupts 2
+    python scripts/soak.py --minutes 12          # each training stops after 12 minutes if not done
 
 1. Trains Acrobot-v1 on its twin and LunarLander-v3 on gymnasium copies in worker processes
    (``--vectorization async``) in this process, with no target, and samples this process's
@@ -71,7 +72,7 @@ class Sampler:
         pass
 
 
-def soak(env_id: str, generations: int, logdir: Path, **env_settings) -> list[str]:
+def soak(env_id: str, generations: int, logdir: Path, minutes: float, **env_settings) -> list[str]:
     config = Config()
     config.update(load_toml(preset_path(env_id)), "preset")
     config.run.generations, config.run.target, config.run.logdir = generations, 1e9, str(logdir)
@@ -80,7 +81,7 @@ def soak(env_id: str, generations: int, logdir: Path, **env_settings) -> list[st
         setattr(config.env, name, value)
     sampler = Sampler()
     started = time.perf_counter()
-    RunLoop(Trainer(config), make_run_folder(config), [sampler], config=config).run()
+    RunLoop(Trainer(config), make_run_folder(config), [sampler], config=config, stop=lambda state: state.elapsed >= 60 * minutes).run()
     seconds = time.perf_counter() - started
     first, warm, last = sampler.samples[0], sampler.samples[min(9, len(sampler.samples) - 1)], sampler.samples[-1]
     peak_mib, peak_fds = max(s[1] for s in sampler.samples), max(s[2] for s in sampler.samples)
@@ -134,19 +135,22 @@ def main(argv=None) -> int:
     parser.add_argument("--acrobot", type=int, default=5000, help="generations of Acrobot-v1 on its twin (default: 5000)")
     parser.add_argument("--lunar", type=int, default=300, help="generations of LunarLander-v3, async workers (default: 300)")
     parser.add_argument("--interrupts", type=int, default=4, help="Ctrl-C trials of an async LunarLander run (default: 4)")
+    parser.add_argument("--minutes", type=float, default=float("inf"), help="stop each training after this many minutes of training (default: none)")
     args = parser.parse_args(argv)
     header = [
         "| run | generations | seconds | resident MiB (with workers): first / last / peak | MiB, gen 10 to last | open fds: first / last / peak | fds, gen 10 to last |",
         "|---|---|---|---|---|---|---|",
     ]
+    print("\n".join(header), flush=True)  # each row as soon as it is measured: a long soak may be cut short
     with tempfile.TemporaryDirectory(prefix="rlfree-soak-") as tmp:
-        rows = soak("Acrobot-v1", args.acrobot, Path(tmp)) if args.acrobot else []
-        rows += soak("LunarLander-v3", args.lunar, Path(tmp), vectorization="async", backend="gym") if args.lunar else []
-        trials = interrupts(args.interrupts, Path(tmp)) if args.interrupts else []
-    print("\n".join(header + rows))
-    if trials:
-        print("\n| LunarLander-v3, async, 2 workers | exit code | processes left in its group | traceback |\n|---|---|---|---|")
-        print("\n".join(trials))
+        if args.lunar:
+            print("\n".join(soak("LunarLander-v3", args.lunar, Path(tmp), args.minutes, vectorization="async", backend="gym")), flush=True)
+        if args.acrobot:
+            print("\n".join(soak("Acrobot-v1", args.acrobot, Path(tmp), args.minutes)), flush=True)
+        if args.interrupts:
+            print("\n| LunarLander-v3, async, 2 workers | exit code | processes left in its group | traceback |\n|---|---|---|---|", flush=True)
+            for row in interrupts(args.interrupts, Path(tmp)):
+                print(row, flush=True)
     return 0
 
 

@@ -44,5 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"rlfree: error: unknown command {name!r}; choose one of {', '.join(COMMANDS)} (rlfree --help)", file=sys.stderr)
         return 2
-    command = importlib.import_module(f"rlfree.commands.{name}")
-    return command.main(argv[1:], prog=f"rlfree {name}")
+    try:
+        command = importlib.import_module(f"rlfree.commands.{name}")  # torch and gymnasium: seconds
+        return command.main(argv[1:], prog=f"rlfree {name}")
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling starts (while importing)
+        print(f"\nrlfree {name}: interrupted", file=sys.stderr)
+        return 130

@@ -14,6 +14,7 @@ import torch
 
 from rlfree.config import Config, ConfigError
 from rlfree.network import NetworkSpec
+from rlfree.optimiser import VARIANTS
 
 GYM_COPY_BYTES = 4 * 1024  # one gym.make copy of CartPole-v1 or Pendulum-v1, measured; MuJoCo's are larger
 
@@ -60,7 +61,7 @@ def check_memory(config: Config, spec: NetworkSpec, device: torch.device, dtype:
     eval_rows = math.ceil(run.eval_episodes / run.episodes)
 
     def needs(population: int) -> int:
-        rows = population + (1 if walk.variant == "seed" else 0) + eval_rows
+        rows = VARIANTS[walk.variant].rows_for(population) + eval_rows
         perturbations = population // 2 if mirrored else population
         return generation_bytes(spec, rows, perturbations, run.episodes, dtype.itemsize, copy_bytes)
 

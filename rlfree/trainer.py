@@ -30,7 +30,7 @@ from rlfree.config import Config, ConfigError
 from rlfree.evaluate import StepProgress, episode_limit
 from rlfree.evaluator import LocalEvaluator
 from rlfree.memory import GYM_COPY_BYTES, check_memory
-from rlfree.optimiser import make_optimiser
+from rlfree.optimiser import VARIANTS, make_optimiser
 from rlfree.policy import Policy
 from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
 from rlfree.seeding import episode_seeds, weights_generator
@@ -124,7 +124,7 @@ class Trainer:
         finally:
             probe.close()
         check_memory(config, self.policy.spec, self.device, self.dtype, GYM_COPY_BYTES if self.backend == "gym" else 0)
-        rows = config.walk.population + (1 if config.walk.variant == "seed" else 0)
+        rows = VARIANTS[config.walk.variant].rows_for(config.walk.population)
         self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)])
         centre = self.policy.initial_params(weights_generator(run.seed), net.init_scale, self.dtype).to(self.device)
         if not torch.isfinite(centre).all():

@@ -193,9 +193,14 @@ class SmartRandomWalk(RandomWalk):
         super().__init__(centre, config, seed)
         self.mirrored = config.mirrored
         self.population = config.population
-        self.rows = config.population
+        self.rows = self.rows_for(config.population)
         self.shape_fitness = SHAPINGS[config.shaping]
         self.step_rule = make_step_rule(config.optimizer, config.lr, self.centre, config.momentum)
+
+    @staticmethod
+    def rows_for(population: int) -> int:
+        """Parameter vectors a generation asks for: the population itself."""
+        return population
 
     def _count(self) -> int:
         return self.population // 2 if self.mirrored else self.population
@@ -235,8 +240,13 @@ class FaithfulRandomWalk(RandomWalk):
     def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int):
         super().__init__(centre, config, seed)
         self.population = config.population
-        self.rows = config.population + 1
+        self.rows = self.rows_for(config.population)
         self.lr = config.lr
+
+    @staticmethod
+    def rows_for(population: int) -> int:
+        """Parameter vectors a generation asks for: the centre, then the population."""
+        return population + 1
 
     def _count(self) -> int:
         return self.population

@@ -69,6 +69,8 @@ class NetworkConfig:
     softmax_output: bool = _f(False, "softmax over the outputs (the seed's net_add_softmax)")
     sequence_output: bool = _f(False, "average the outputs of every tick (the seed's sequence_output)")
     init_scale: float = _f(0.5, "std of the initial weights, divided by sqrt(1 + inputs + activations)")
+    action_mapping: str = _f("auto", "how outputs become a Box action: auto (linear for bounded activations, tanh for unbounded ones), "
+                                     "linear, tanh, or clip (the outputs clipped to the bounds, as ARS does)", choices="rlfree.spaces:ACTION_MAPPINGS")
 
 
 @dataclass

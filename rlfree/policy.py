@@ -15,18 +15,37 @@ import gymnasium as gym
 import torch
 
 from rlfree.checkpoint import CheckpointError
-from rlfree.config import NetworkConfig
+from rlfree.config import ConfigError, NetworkConfig
 from rlfree.network import FreeNetwork, NetworkSpec
 from rlfree.spaces import ActionDecoder, ObservationEncoder
 
 POLICY_FORMAT = "rlfree-free-network"
 # 2: a Box action says its box_mapping (1: always tanh). 3: env_kwargs, the gym.make arguments
 # (before: none), so that an older rlfree refuses an agent it would replay on another env.
-POLICY_VERSION = 3
+# 4: the clip box mapping. An agent that uses nothing of version 4 is still written as version 3,
+# which an older rlfree plays exactly as this one does.
+POLICY_VERSION = 4
 
 # The range of each bounded activation (and of a softmax output): a Box action maps it linearly
 # onto the bounds. Unbounded activations are squashed by tanh instead.
 OUTPUT_RANGES = {"tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0)}
+
+
+def box_mapping(action_mapping: str, action_space: gym.Space, output_range: tuple[float, float] | None, outputs: str) -> str:
+    """The ActionDecoder's box_mapping for ``--action-mapping`` (rlfree.spaces.ACTION_MAPPINGS).
+
+    auto: linear for outputs with a range (``output_range``), tanh for unbounded ones. Any other
+    choice is the user's, and a ConfigError where it cannot apply: not a Box action, or linear
+    for unbounded ``outputs`` (an activation's name, or "softmax").
+    """
+    if action_mapping == "auto":
+        return "tanh" if output_range is None else "linear"
+    if not isinstance(action_space, gym.spaces.Box):
+        raise ConfigError(f"action_mapping {action_mapping!r} applies to Box actions; the action space is {action_space}: leave action_mapping auto")
+    if action_mapping == "linear" and output_range is None:
+        raise ConfigError(f"action_mapping 'linear' needs bounded outputs (activation tanh, softsign, sigmoid, or softmax_output); "
+                          f"{outputs} is unbounded: use clip or tanh")
+    return action_mapping
 
 
 def saved_env_kwargs(data: dict) -> dict:
@@ -61,10 +80,12 @@ class Policy:
         softmax_output: bool = False,
         sequence_output: bool = False,
         env_kwargs: dict | None = None,
+        action_mapping: str = "auto",
     ) -> "Policy":
         encoder = ObservationEncoder(observation_space, obs_encoding)
-        output_range = OUTPUT_RANGES.get("softmax" if softmax_output else activation)
-        decoder = ActionDecoder(action_space, "tanh" if output_range is None else "linear", output_range or (-1.0, 1.0))
+        outputs = "softmax" if softmax_output else activation
+        output_range = OUTPUT_RANGES.get(outputs)
+        decoder = ActionDecoder(action_space, box_mapping(action_mapping, action_space, output_range, outputs), output_range or (-1.0, 1.0))
         spec = NetworkSpec(
             n_inputs=encoder.size,
             n_outputs=decoder.n_outputs,
@@ -93,6 +114,7 @@ class Policy:
             softmax_output=network.softmax_output,
             sequence_output=network.sequence_output,
             env_kwargs=env_kwargs,
+            action_mapping=network.action_mapping,
         )
 
     @classmethod
@@ -120,7 +142,7 @@ class Policy:
     def to_json(self) -> dict:
         return {
             "format": POLICY_FORMAT,
-            "version": POLICY_VERSION,
+            "version": self.format_version,
             "env_id": self.env_id,
             "env_kwargs": dict(self.env_kwargs),
             "W_shape": [self.spec.n_activations, self.spec.n_columns],
@@ -129,6 +151,11 @@ class Policy:
             "observation": self.encoder.to_json(),
             "action": self.decoder.to_json(),
         }
+
+    @property
+    def format_version(self) -> int:
+        """The lowest network.json version that describes this policy (an older rlfree refuses what it would misread)."""
+        return 4 if self.decoder.kind == "box" and self.decoder.box_mapping == "clip" else 3
 
     def initial_params(self, generator: torch.Generator, scale: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """A starting centre (D,): normal weights with std scale / sqrt(K), drawn on the CPU."""

@@ -13,13 +13,18 @@ Encodings (``--obs-encoding``):
   given as a one-hot vector. Grid coordinates scaled to [0, 1] become exact one-hots.
 
 Action mapping by space: ``Discrete(n)`` -> argmax of n outputs; ``MultiDiscrete`` -> argmax
-per group; bounded ``Box`` -> one of two ``box_mapping``s:
+per group; bounded ``Box`` -> one of three ``box_mapping``s:
 
 - ``"linear"``, for outputs that are already bounded (tanh and softsign in [-1, 1], sigmoid and
   softmax in [0, 1]): that range maps straight onto [low, high]. Squashing such an output with
   tanh again would never reach past tanh(1) = 76% of the bounds;
 - ``"tanh"``, for unbounded outputs (relu, identity, elu): ``low + (tanh(out) + 1) / 2 * (high - low)``.
-  Agents saved before ``box_mapping`` existed used it whatever their activation, and load so.
+  Agents saved before ``box_mapping`` existed used it whatever their activation, and load so;
+- ``"clip"``: the outputs themselves, clipped to [low, high], as ARS (Mania et al. 2018) acts with
+  its linear policy. With an identity activation an output inside the bounds is the action itself.
+
+``"linear"`` and ``"tanh"`` are what ``--action-mapping auto`` picks for bounded and unbounded
+outputs; :data:`ACTION_MAPPINGS` is what the option accepts.
 """
 
 from __future__ import annotations
@@ -124,7 +129,8 @@ def _parse_bins(encoding: str) -> int:
     return bins
 
 
-BOX_MAPPINGS = ("linear", "tanh")
+BOX_MAPPINGS = ("linear", "tanh", "clip")
+ACTION_MAPPINGS = ("auto", *BOX_MAPPINGS)  # --action-mapping; auto: linear for bounded outputs, else tanh
 
 
 class ActionDecoder:
@@ -162,7 +168,7 @@ class ActionDecoder:
             raise UnsupportedSpaceError(
                 f"action space {space} is not supported; accepted: Discrete, 1-D MultiDiscrete, bounded Box"
             )
-        self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def __call__(self, out: torch.Tensor) -> torch.Tensor:
         """out: (N, n_outputs) -> int64 (N,) / (N, groups) or float (N, *shape)."""
@@ -175,7 +181,9 @@ class ActionDecoder:
                 for chunk, start in zip(out.split(self.groups, dim=-1), self.starts)
             ]
             return torch.stack(chosen, dim=-1)
-        low, half_range = self._box_tensors(out)
+        low, half_range, high = self._box_tensors(out)
+        if self.box_mapping == "clip":
+            return torch.clamp(out, low, high).reshape(out.shape[0], *self.shape)
         if self.box_mapping == "tanh":
             unit = torch.tanh(out)
         else:  # the outputs' range onto [-1, 1]; clamped, as sequence outputs and rounding may stray
@@ -183,12 +191,14 @@ class ActionDecoder:
             unit = out.clamp(lo, hi).sub_(lo).mul_(2.0 / (hi - lo)).sub_(1.0)
         return torch.addcmul(low, unit + 1.0, half_range).reshape(out.shape[0], *self.shape)
 
-    def _box_tensors(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _box_tensors(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(low, half_range, high), each (n_outputs,) in ``out``'s dtype and device."""
         key = f"{out.device}/{out.dtype}"
         if key not in self._tensors:
             low = torch.as_tensor(self.low, dtype=out.dtype, device=out.device)
             half_range = torch.as_tensor((self.high - self.low) / 2, dtype=out.dtype, device=out.device)
-            self._tensors[key] = (low, half_range)
+            high = torch.as_tensor(self.high, dtype=out.dtype, device=out.device)
+            self._tensors[key] = (low, half_range, high)
         return self._tensors[key]
 
     def to_json(self) -> dict:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from rlfree.backend import resolve_env_id
-from rlfree.checkpoint import load_checkpoint
+from rlfree.checkpoint import CheckpointError, load_checkpoint
 from rlfree.evaluate import episode_limit, evaluate
 from rlfree.gym_copies import make_env
 from rlfree.policy import Policy, saved_env_kwargs
@@ -32,7 +32,7 @@ from rlfree.vector import GymVectorEnv, check_dependencies
 class Agent:
     env_id: str
     policy: Policy
-    params: torch.Tensor  # (1, D) float64: the saved W, flattened
+    params: torch.Tensor  # (1, D) float64: the saved W's parameter columns, flattened (NetworkSpec.flat)
     source: Path
     env_kwargs: dict = field(default_factory=dict)  # of gym.make, as the agent was trained
 
@@ -91,5 +91,8 @@ def load_agent(path: str | Path, allow_import: Collection[str] = ()) -> Agent:
         policy = Policy.from_json(checkpoint.network, probe.observation_space, probe.action_space)
     finally:
         probe.close()
-    params = torch.from_numpy(checkpoint.W.astype(np.float64).reshape(1, -1))
+    try:
+        params = torch.from_numpy(policy.spec.flat(checkpoint.W.astype(np.float64))[None])
+    except ValueError as err:  # a feed-forward W edited by hand
+        raise CheckpointError(f"{str(checkpoint.path / 'W.npy')!r} cannot be played: {err}") from None
     return Agent(env_id, policy, params, checkpoint.path, env_kwargs)

@@ -71,6 +71,8 @@ class NetworkConfig:
     init_scale: float = _f(0.5, "std of the initial weights, divided by sqrt(1 + inputs + activations)")
     action_mapping: str = _f("auto", "how outputs become a Box action: auto (linear for bounded activations, tanh for unbounded ones), "
                                      "linear, tanh, or clip (the outputs clipped to the bounds, as ARS does)", choices="rlfree.spaces:ACTION_MAPPINGS")
+    feed_forward: bool = _f(False, "hold the recurrent block of W (previous activations -> activations) at zero and out of the walk's parameters; "
+                                   "needs --hidden 0 --ticks 1; with --activation identity it is ARS's linear policy (plus a bias)")
 
 
 @dataclass
@@ -184,6 +186,9 @@ class Config:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        from rlfree.network import check_feed_forward  # network imports this module
+
+        check_feed_forward(n.feed_forward, n.hidden, n.ticks)
         check_twin_kwargs(e.backend, e.env_kwargs)
         check_device(e.device)
         check_exp_name(r.exp_name)

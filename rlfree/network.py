@@ -12,12 +12,23 @@ from step to step (a recurrent controller) and start at 0 when an episode starts
 A population is a tensor ``(P, A, K)``. One tick for every member and every episode is a single
 batched matmul; the bias-and-observation part ``W[:, :, :1+I] [1, obs]`` does not change between
 the ticks of one step, so it is computed once per step and only the recurrent part is repeated.
+
+**Feed-forward** (``feed_forward``): the recurrent block ``W[:, 1+I:]`` is held at zero and is no
+parameter at all: a flat parameter vector is then ``W[:, :1+I]`` alone (``D = A (1 + I)``), so
+that the walk neither perturbs nor steps it and its perturbation norms are those of the weights
+that act. With no hidden units and one tick, ``a = f(W[:, :1+I] [1, obs])`` is ARS's linear
+policy (Mania et al. 2018) plus a bias column. Hidden units would have no path to the outputs
+without the recurrent block, and a second tick would repeat the first exactly, so a
+feed-forward network takes ``n_hidden = 0`` and ``ticks = 1``. :meth:`NetworkSpec.matrix` and
+:meth:`NetworkSpec.flat` map between the flat vector and the full ``W`` that a checkpoint saves
+(its recurrent block zero), so that a saved agent runs the same with or without rlfree.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
 from rlfree.config import ConfigError
@@ -59,6 +70,7 @@ class NetworkSpec:
     activation: str = "tanh"  # f, one of ACTIVATIONS
     softmax_output: bool = False  # the seed's net_add_softmax: softmax over the outputs
     sequence_output: bool = False  # the seed's sequence_output: average the outputs of every tick
+    feed_forward: bool = False  # the recurrent block of W held at zero, outside the parameters (module docstring)
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
@@ -69,6 +81,7 @@ class NetworkSpec:
             raise ConfigError(f"hidden={self.n_hidden} is not accepted: use 0 or more hidden units")
         if self.n_inputs < 1 or self.n_outputs < 1:
             raise ValueError(f"a network needs inputs and outputs; got {self.n_inputs} inputs, {self.n_outputs} outputs")
+        check_feed_forward(self.feed_forward, self.n_hidden, self.ticks)
 
     @property
     def n_activations(self) -> int:
@@ -81,18 +94,49 @@ class NetworkSpec:
         return 1 + self.n_inputs + self.n_activations
 
     @property
+    def n_param_columns(self) -> int:
+        """The columns of W that are parameters: K, or 1 + I for a feed-forward network."""
+        return 1 + self.n_inputs if self.feed_forward else self.n_columns
+
+    @property
     def n_params(self) -> int:
-        """D = A * K, the length of a flat parameter vector (W in row-major order)."""
-        return self.n_activations * self.n_columns
+        """D, the length of a flat parameter vector: the parameter columns of W in row-major
+        order, A * K (A * (1 + I) for a feed-forward network)."""
+        return self.n_activations * self.n_param_columns
+
+    def matrix(self, flat: np.ndarray) -> np.ndarray:
+        """flat (D,) -> W (A, K); a feed-forward network's recurrent block is zero."""
+        W = np.zeros((self.n_activations, self.n_columns), dtype=flat.dtype)
+        W[:, : self.n_param_columns] = flat.reshape(self.n_activations, self.n_param_columns)
+        return W
+
+    def flat(self, W: np.ndarray) -> np.ndarray:
+        """W (A, K) -> flat (D,): the inverse of :meth:`matrix`. ValueError when a feed-forward
+        network's W has a recurrent weight that is not zero (rlfree would ignore it, numpy not)."""
+        if self.feed_forward and np.any(W[:, self.n_param_columns :]):
+            raise ValueError("W has recurrent weights that are not zero, but the network is feed-forward")
+        return np.ascontiguousarray(W[:, : self.n_param_columns]).reshape(-1)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if not self.feed_forward:  # left out, so that an older rlfree still reads a recurrent network's spec
+            del data["feed_forward"]
+        return data
+
+
+def check_feed_forward(feed_forward: bool, hidden: int, ticks: int) -> None:
+    """ConfigError for a feed-forward network with hidden units or more than one tick (module docstring)."""
+    if feed_forward and hidden:
+        raise ConfigError(f"hidden={hidden} is not accepted with feed_forward: without the recurrent block hidden units never reach the outputs; use --hidden 0")
+    if feed_forward and ticks != 1:
+        raise ConfigError(f"ticks={ticks} is not accepted with feed_forward: without the recurrent block every tick repeats the first; use --ticks 1")
 
 
 class FreeNetwork:
     """A population's weights made ready for stepping.
 
-    params: (P, D) with D = spec.n_params, each row a row-major flattened ``W`` (A, K).
+    params: (P, D) with D = spec.n_params, each row a row-major flattened ``W`` (A, K), or its
+    parameter columns (A, 1 + I) for a feed-forward network.
     """
 
     def __init__(self, spec: NetworkSpec, params: torch.Tensor):
@@ -100,13 +144,14 @@ class FreeNetwork:
             raise ValueError(f"params of shape {tuple(params.shape)} do not fit the network; expected (P, {spec.n_params})")
         self.spec = spec
         self.population = params.shape[0]
-        W = params.reshape(self.population, spec.n_activations, spec.n_columns)
+        W = params.reshape(self.population, spec.n_activations, spec.n_param_columns)
         split = 1 + spec.n_inputs
         # Row-vector layout: (P, B, K) @ (P, K, A). The transposes are made contiguous once here,
         # not once per step.
         self.bias = W[:, :, 0].unsqueeze(1).contiguous()  # (P, 1, A)
         self.input_weights_t = W[:, :, 1:split].transpose(1, 2).contiguous()  # (P, I, A)
-        self.recurrent_weights_t = W[:, :, split:].transpose(1, 2).contiguous()  # (P, A, A)
+        # (P, A, A); None for a feed-forward network, whose recurrent block is zero
+        self.recurrent_weights_t = None if spec.feed_forward else W[:, :, split:].transpose(1, 2).contiguous()
         self.activation = ACTIVATIONS[spec.activation]
 
     def initial_activations(self, batch: int) -> torch.Tensor:
@@ -124,7 +169,8 @@ class FreeNetwork:
         a = activations
         output_sum = None
         for _ in range(spec.ticks):
-            a = self.activation(torch.baddbmm(drive, a, self.recurrent_weights_t))
+            # feed-forward: one tick (NetworkSpec checks it), so the fresh drive may be activated in place
+            a = self.activation(drive if self.recurrent_weights_t is None else torch.baddbmm(drive, a, self.recurrent_weights_t))
             if spec.sequence_output:
                 prefix = a[..., : spec.n_outputs]
                 output_sum = prefix.clone() if output_sum is None else output_sum + prefix

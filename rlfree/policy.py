@@ -22,7 +22,7 @@ from rlfree.spaces import ActionDecoder, ObservationEncoder
 POLICY_FORMAT = "rlfree-free-network"
 # 2: a Box action says its box_mapping (1: always tanh). 3: env_kwargs, the gym.make arguments
 # (before: none), so that an older rlfree refuses an agent it would replay on another env.
-# 4: the clip box mapping. An agent that uses nothing of version 4 is still written as version 3,
+# 4: the clip box mapping, feed_forward networks. An agent that uses nothing of version 4 is still written as version 3,
 # which an older rlfree plays exactly as this one does.
 POLICY_VERSION = 4
 
@@ -81,6 +81,7 @@ class Policy:
         sequence_output: bool = False,
         env_kwargs: dict | None = None,
         action_mapping: str = "auto",
+        feed_forward: bool = False,
     ) -> "Policy":
         encoder = ObservationEncoder(observation_space, obs_encoding)
         outputs = "softmax" if softmax_output else activation
@@ -94,6 +95,7 @@ class Policy:
             activation=activation,
             softmax_output=softmax_output,
             sequence_output=sequence_output,
+            feed_forward=feed_forward,
         )
         return cls(env_id, spec, encoder, decoder, dict(env_kwargs or {}))
 
@@ -115,6 +117,7 @@ class Policy:
             sequence_output=network.sequence_output,
             env_kwargs=env_kwargs,
             action_mapping=network.action_mapping,
+            feed_forward=network.feed_forward,
         )
 
     @classmethod
@@ -146,7 +149,7 @@ class Policy:
             "env_id": self.env_id,
             "env_kwargs": dict(self.env_kwargs),
             "W_shape": [self.spec.n_activations, self.spec.n_columns],
-            "W_columns": "[1, observation (encoded), previous activations]",
+            "W_columns": "[1, observation (encoded), previous activations]" + (" (that block all zero: feed_forward)" if self.spec.feed_forward else ""),
             "network": self.spec.to_json(),
             "observation": self.encoder.to_json(),
             "action": self.decoder.to_json(),
@@ -155,7 +158,8 @@ class Policy:
     @property
     def format_version(self) -> int:
         """The lowest network.json version that describes this policy (an older rlfree refuses what it would misread)."""
-        return 4 if self.decoder.kind == "box" and self.decoder.box_mapping == "clip" else 3
+        clip = self.decoder.kind == "box" and self.decoder.box_mapping == "clip"
+        return 4 if clip or self.spec.feed_forward else 3
 
     def initial_params(self, generator: torch.Generator, scale: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """A starting centre (D,): normal weights with std scale / sqrt(K), drawn on the CPU."""

@@ -229,8 +229,8 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def matrix(self, centre: torch.Tensor) -> np.ndarray:
-        """centre (D,) as the numpy matrix W (A, K)."""
-        return centre.detach().cpu().numpy().reshape(self.policy.spec.n_activations, self.policy.spec.n_columns)
+        """centre (D,) as the numpy matrix W (A, K) (a feed-forward network's recurrent block zero)."""
+        return self.policy.spec.matrix(centre.detach().cpu().numpy())
 
     def snapshot(self) -> Snapshot:
         walk = self.optimiser.state_dict()

@@ -88,12 +88,30 @@ def check_env(config: Config, args: argparse.Namespace, overrides: dict, source:
     check_vectorization(choose_backend(env_id, config.env.backend, config.env.env_kwargs), config.env.vectorization, config.env.workers)
 
 
+# Options of the single-agent trainer that the cat-versus-mouse duel (rlfree.coevolve) does not carry out.
+DUEL_REFUSES = {
+    "network.feed_forward": "the duel's networks keep every column of W",
+}
+
+
+def check_duel_options(config: Config) -> None:
+    """ConfigError for a setting --coevolve would ignore (DUEL_REFUSES), rather than ignore it."""
+    defaults = Config().to_dict()
+    for key, why in DUEL_REFUSES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value != defaults[section][name]:
+            raise ConfigError(f"{name}={value} is not accepted with --coevolve: {why}; leave it out")
+
+
 def main(argv=None, prog: str | None = None) -> int:
     prog = prog or "rlfree train"
     args = parse_args(argv, prog)
     with user_errors(prog):
         config, resume = resolve_config(args)
         duel = "mouse" in resume[2] if resume else args.coevolve
+        if duel:
+            check_duel_options(config)
         algorithm = CoevolutionTrainer(config) if duel else Trainer(config)
         try:
             if resume:

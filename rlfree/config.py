@@ -86,6 +86,8 @@ class WalkConfig:
                       choices="rlfree.optimiser:VARIANTS")
     mirrored: bool = _f(True, "evaluate each perturbation and its negation (antithetic pairs)")
     shaping: str = _f("zscore", "fitness shaping (zscore: as ARS)", choices="rlfree.shaping:SHAPINGS")
+    top_directions: int = _f(0, "step along only the B best of the population/2 mirrored pairs, ranked by the better return of each pair, "
+                                "shaping the 2B returns used (ARS's b; zscore then divides by their std, as ARS); 0: every pair")
     optimizer: str = _f("sgd", "the step rule applied to the estimated gradient", choices="rlfree.steps:STEP_RULES")
     momentum: float = _f(0.0, "momentum of sgd")
     weight_decay: float = _f(0.0, "L2 pull of the weights toward 0, per step")
@@ -170,6 +172,11 @@ class Config:
             (w.population >= 2, f"population={w.population} is not accepted: use 2 or more"),
             (not (w.mirrored and w.variant == "smart") or w.population % 2 == 0,
              f"population={w.population} is not accepted with mirrored pairs: use an even number, or --no-mirrored"),
+            (w.top_directions >= 0, f"top_directions={w.top_directions} is not accepted: use 0 (every pair) or 1 to population/2"),
+            (not w.top_directions or (w.mirrored and w.variant == "smart"),
+             f"top_directions={w.top_directions} is not accepted without mirrored pairs (it ranks the pairs +-sigma*eps): use --mirrored with variant smart, or leave it 0"),
+            (w.top_directions <= w.population // 2,
+             f"top_directions={w.top_directions} is not accepted: population {w.population} makes {w.population // 2} mirrored pairs; use 1 to {w.population // 2}, or 0 for all"),
             (w.sigma > 0, f"sigma={w.sigma} is not accepted: use a value > 0"),
             (w.lr > 0, f"lr={w.lr} is not accepted: use a value > 0"),
             (0 <= w.momentum < 1, f"momentum={w.momentum} is not accepted: use 0 <= momentum < 1"),

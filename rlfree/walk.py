@@ -18,7 +18,11 @@ weight decay, the step statistics and the saved state) and differ in their rows 
   variance reductions of evolution strategies (Salimans et al. 2017). With the defaults of
   :class:`rlfree.config.WalkConfig`: mirrored pairs ``centre +- sigma * eps_i`` (the centre's
   own return cancels), z-scored fitness (:mod:`rlfree.shaping`) and a plain SGD step
-  (:mod:`rlfree.steps`); centred ranks, momentum and Adam are options.
+  (:mod:`rlfree.steps`); centred ranks, momentum and Adam are options. ``top_directions`` B
+  keeps only the B best pairs, ranked by the better return of each (ARS's top-b directions,
+  Mania et al. 2018): the 2B returns used are shaped among themselves and the estimate is
+  averaged over them, ``sum_b (z+_b - z-_b) eps_b / (2 B sigma)``, so that with every pair it is
+  the usual step and with zscore it divides by the std of the returns used, as ARS's sigma_R.
 
 The shaping function, the step rule and the sigma schedule are resolved once, in ``__init__``.
 Perturbations come from :func:`rlfree.seeding.perturbations`, a pure function of (seed,
@@ -193,6 +197,7 @@ class SmartRandomWalk(RandomWalk):
         super().__init__(centre, config, seed)
         self.mirrored = config.mirrored
         self.population = config.population
+        self.top_directions = config.top_directions  # 0: every pair
         self.rows = self.rows_for(config.population)
         self.shape_fitness = SHAPINGS[config.shaping]
         self.step_rule = make_step_rule(config.optimizer, config.lr, self.centre, config.momentum)
@@ -208,18 +213,36 @@ class SmartRandomWalk(RandomWalk):
     def _rows(self, step: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.centre + step, self.centre - step]) if self.mirrored else self.centre + step
 
+    def _top_pairs(self, fitness: torch.Tensor) -> torch.Tensor | None:
+        """(B,) indices of the mirrored pairs the step uses: the ``top_directions`` best by the
+        better return of each pair (a stable sort: ties go to the lower index); None: every pair."""
+        pairs = self.population // 2
+        if not self.mirrored or not self.top_directions or self.top_directions >= pairs:
+            return None
+        better = torch.maximum(fitness[:pairs], fitness[pairs:])
+        return torch.argsort(better, descending=True, stable=True)[: self.top_directions]
+
     def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        chosen = self._top_pairs(fitness)
+        if chosen is not None:
+            used = len(chosen)
+            shaped = self.shape_fitness(torch.cat([fitness[chosen], fitness[len(eps) + chosen]]))
+            gradient = (shaped[:used] - shaped[used:]) @ eps[chosen] / (2 * used * self.sigma)
+            return self.step_rule.step(gradient), fitness
         shaped = self.shape_fitness(fitness)
         weights = shaped[: len(eps)] - shaped[len(eps) :] if self.mirrored else shaped
         gradient = weights @ eps / (self.population * self.sigma)  # (D,), ascent direction
         return self.step_rule.step(gradient), fitness
 
     def _ties(self, fitness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mirrored: a pair whose two returns are equal. Otherwise: a member whose return another
-        member has too (its shaped weight says nothing the tie group's does not)."""
+        """Mirrored: a pair the step uses whose two returns are equal. Otherwise: a member whose
+        return another member has too (its shaped weight says nothing the tie group's does not)."""
         floor = fitness.min()
         if self.mirrored:
             plus, minus = fitness[: self.population // 2], fitness[self.population // 2 :]
+            chosen = self._top_pairs(fitness)
+            if chosen is not None:
+                plus, minus = plus[chosen], minus[chosen]
             tied = plus == minus
             return tied, tied & (plus == floor)
         _, group, counts = torch.unique(fitness, return_inverse=True, return_counts=True)

@@ -93,6 +93,9 @@ class WalkConfig:
     weight_decay: float = _f(0.0, "L2 pull of the weights toward 0, per step")
     sigma_decay: float = _f(1.0, "sigma is multiplied by this after every generation")
     sigma_min: float = _f(0.0, "sigma never decays below this")
+    reward_shift: float = _f(0.0, "subtracted from every step's reward of the walk's own episodes, for training only (ARS: 1 for Hopper, "
+                                  "Walker2d and Ant, 5 for Humanoid, removing the survival bonus); the centre's evaluations, target "
+                                  "checks, every reported score and watch use the env's own reward")
 
 
 @dataclass

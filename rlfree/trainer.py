@@ -7,7 +7,9 @@ When that evaluation reaches the target, a check of ``TARGET_CHECK_EPISODES`` ep
 gymnasium's own environment, on fresh held-out seeds, decides whether the run is solved (only
 a finite score solves); the check plays whole episodes, up to the env's time limit, or, for an
 env registered without one, up to the walk's horizon (:func:`rlfree.evaluate.episode_limit`).
-Every figure is a function of (config, seed), so a resumed run continues exactly as if never
+With ``--reward-shift S`` the walk learns from its members' returns less S per step (ARS's
+removal of a survival bonus); the centre's evaluations, the target check and every figure
+recorded keep the env's own reward, as the saved agent knows nothing of the shift. Every figure is a function of (config, seed), so a resumed run continues exactly as if never
 stopped. A generation that would not fit in memory (:mod:`rlfree.memory`) is refused
 before anything large is allocated.
 """
@@ -27,7 +29,7 @@ import torch
 from rlfree.backend import choose_backend, make_batched_env, resolve_env_id, torch_settings
 from rlfree.checkpoint import Checkpoint, CheckpointError
 from rlfree.config import Config, ConfigError
-from rlfree.evaluate import StepProgress, episode_limit
+from rlfree.evaluate import Rollout, StepProgress, episode_limit
 from rlfree.evaluator import LocalEvaluator
 from rlfree.memory import GYM_COPY_BYTES, check_memory
 from rlfree.optimiser import VARIANTS, make_optimiser
@@ -154,7 +156,7 @@ class Trainer:
         members = self.optimiser.ask()
         params, seeds = self._with_evaluation_rows(members, centre, state.generation)
         rollout = self.evaluator.evaluate(params, seeds, max_steps=self.horizon, on_progress=self.on_progress)
-        stats = self.optimiser.tell(rollout.returns[: len(members)])
+        stats = self.optimiser.tell(*self._training_returns(rollout, len(members)))
         adapted = self._adapt_to_ties(stats, state)
 
         steps, eval_mean, eval_std, check_mean = rollout.env_steps, None, None, None
@@ -185,6 +187,16 @@ class Trainer:
             adapted=None if adapted is None else str(adapted),
         )
         return Generation(record, best=best)
+
+    def _training_returns(self, rollout: Rollout, members: int) -> tuple[torch.Tensor, ...]:
+        """The walk's arguments: (returns (members, E)) or, with --reward-shift S, (returns minus
+        S per step, the env's own returns for the figures). R - S * length is the shifted return
+        of an episode, as every step's reward minus S adds up to it."""
+        returns = rollout.returns[:members]
+        shift = self.config.walk.reward_shift
+        if not shift:
+            return (returns,)
+        return returns - shift * rollout.lengths[:members].to(returns.dtype), returns
 
     def _adapt_to_ties(self, stats: dict, state: RunState) -> Adaptation | None:
         """Double sigma, or the episodes per member, when the walk has long learned nothing

@@ -54,7 +54,7 @@ class SigmaSchedule:
 
 
 class RandomWalk:
-    """What both variants share; a subclass gives ``rows``, ``_count``, ``_rows`` and ``_step``."""
+    """What both variants share; a subclass gives ``rows``, ``_count``, ``_rows``, ``_step``, ``_members`` and ``_ties``."""
 
     def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int):
         self.config = config
@@ -76,8 +76,12 @@ class RandomWalk:
         """step: (M, D) = sigma * eps -> params (rows, D)."""
         raise NotImplementedError
 
-    def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """fitness: (rows,) finite, eps: (M, D) -> (step (D,), the population's fitness for the figures)."""
+    def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """fitness: (rows,) finite, eps: (M, D) -> step (D,)."""
+        raise NotImplementedError
+
+    def _members(self, fitness: torch.Tensor) -> torch.Tensor:
+        """fitness: (rows,) -> the perturbed members' part, which the figures describe."""
         raise NotImplementedError
 
     def _ties(self, fitness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,7 +100,7 @@ class RandomWalk:
         self._noise = eps
         return self._rows(self.sigma * eps)
 
-    def tell(self, returns: torch.Tensor) -> dict[str, float | int]:
+    def tell(self, returns: torch.Tensor, env_returns: torch.Tensor | None = None) -> dict[str, float | int]:
         """returns: (rows, E) episode returns of the rows ``ask()`` gave. Moves the centre.
 
         A row whose mean return is not finite (NaN, +inf or -inf) is ranked below the worst
@@ -104,24 +108,19 @@ class RandomWalk:
         make the z-scores' std NaN and the step zero. :class:`rlfree.errors.NonFiniteRun` when
         every row is non-finite or the step would make the centre non-finite; the walk then
         stays where it was.
+
+        env_returns: (rows, E), the env's own returns of the same episodes when ``returns`` were
+        changed for training (``--reward-shift``); the population figures describe them.
         """
         if self._noise is None:
             raise RuntimeError("tell() was called without ask() for this generation")
         if returns.ndim != 2 or returns.shape[0] != self.rows:
             raise ValueError(f"returns of shape {tuple(returns.shape)} are not accepted: expected ({self.rows}, episodes)")
         eps, self._noise = self._noise, None
-        fitness = returns.to(self.centre.dtype).mean(dim=1)
-        finite = torch.isfinite(fitness)
-        n_nonfinite = int((~finite).sum())
-        if n_nonfinite == len(fitness):
-            raise NonFiniteRun(
-                f"generation {self.generation + 1}: every member's return is NaN or infinite, so the walk has nothing to "
-                "compare; the network's activations are likely overflowing: use a bounded activation (tanh, sigmoid, "
-                "softsign), or a smaller lr or sigma"
-            )
-        fitness = torch.where(finite, fitness, fitness[finite].min() - 1.0)
+        fitness, n_nonfinite = self._fitness(returns)
+        population_fitness = self._members(fitness if env_returns is None else self._fitness(env_returns)[0])
 
-        step, population_fitness = self._step(fitness, eps)
+        step = self._step(fitness, eps)
         tied, at_floor = self._ties(fitness)
         if self.config.weight_decay:
             step = step - self.config.weight_decay * self.centre
@@ -144,6 +143,20 @@ class RandomWalk:
             "tied_share": float(tied.to(torch.float64).mean()),
             "floor_tied_share": float(at_floor.to(torch.float64).mean()),
         }
+
+    def _fitness(self, returns: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """returns: (rows, E) -> (each row's mean (rows,), non-finite ones ranked below the worst
+        finite one; how many were non-finite). NonFiniteRun when none is finite."""
+        fitness = returns.to(self.centre.dtype).mean(dim=1)
+        finite = torch.isfinite(fitness)
+        n_nonfinite = int((~finite).sum())
+        if n_nonfinite == len(fitness):
+            raise NonFiniteRun(
+                f"generation {self.generation + 1}: every member's return is NaN or infinite, so the walk has nothing to "
+                "compare; the network's activations are likely overflowing: use a bounded activation (tanh, sigmoid, "
+                "softsign), or a smaller lr or sigma"
+            )
+        return torch.where(finite, fitness, fitness[finite].min() - 1.0), n_nonfinite
 
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, torch.Tensor | float | int]:
@@ -222,17 +235,20 @@ class SmartRandomWalk(RandomWalk):
         better = torch.maximum(fitness[:pairs], fitness[pairs:])
         return torch.argsort(better, descending=True, stable=True)[: self.top_directions]
 
-    def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         chosen = self._top_pairs(fitness)
         if chosen is not None:
             used = len(chosen)
             shaped = self.shape_fitness(torch.cat([fitness[chosen], fitness[len(eps) + chosen]]))
             gradient = (shaped[:used] - shaped[used:]) @ eps[chosen] / (2 * used * self.sigma)
-            return self.step_rule.step(gradient), fitness
+            return self.step_rule.step(gradient)
         shaped = self.shape_fitness(fitness)
         weights = shaped[: len(eps)] - shaped[len(eps) :] if self.mirrored else shaped
         gradient = weights @ eps / (self.population * self.sigma)  # (D,), ascent direction
-        return self.step_rule.step(gradient), fitness
+        return self.step_rule.step(gradient)
+
+    def _members(self, fitness: torch.Tensor) -> torch.Tensor:
+        return fitness
 
     def _ties(self, fitness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mirrored: a pair the step uses whose two returns are equal. Otherwise: a member whose
@@ -277,10 +293,13 @@ class FaithfulRandomWalk(RandomWalk):
     def _rows(self, step: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.centre[None], self.centre + step])
 
-    def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         change = fitness[1:] - fitness[0]  # forward difference on the same episodes
         ascent = (change[:, None] * (self.sigma * eps)).mean(dim=0)
-        return self.lr * ascent, fitness[1:]
+        return self.lr * ascent
+
+    def _members(self, fitness: torch.Tensor) -> torch.Tensor:
+        return fitness[1:]  # row 0 is the unperturbed centre
 
     def _ties(self, fitness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A perturbed member whose return equals the centre's (a zero forward difference)."""

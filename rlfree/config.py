@@ -71,6 +71,8 @@ class NetworkConfig:
     init_scale: float = _f(0.5, "std of the initial weights, divided by sqrt(1 + inputs + activations)")
     action_mapping: str = _f("auto", "how outputs become a Box action: auto (linear for bounded activations, tanh for unbounded ones), "
                                      "linear, tanh, or clip (the outputs clipped to the bounds, as ARS does)", choices="rlfree.spaces:ACTION_MAPPINGS")
+    normalize_obs: bool = _f(False, "feed the network (obs - mean) / std, the running mean and std of every observation the walk's members were fed "
+                                    "(ARS V2): frozen within a generation, saved with the agent; Box observations (flat encoding) only")
     feed_forward: bool = _f(False, "hold the recurrent block of W (previous activations -> activations) at zero and out of the walk's parameters; "
                                    "needs --hidden 0 --ticks 1; with --activation identity it is ARS's linear policy (plus a bias)")
 
@@ -172,6 +174,8 @@ class Config:
             (n.hidden >= 0, f"hidden={n.hidden} is not accepted: use 0 or more"),
             (n.ticks >= 1, f"ticks={n.ticks} is not accepted: use 1 or more"),
             (n.init_scale >= 0, f"init_scale={n.init_scale} is not accepted: use 0 or more"),
+            (not n.normalize_obs or n.obs_encoding in ("auto", "flat"),
+             f"normalize_obs is not accepted with obs_encoding {n.obs_encoding!r}: one-hot inputs are not normalised; use obs_encoding flat, or leave normalize_obs off"),
             (w.population >= 2, f"population={w.population} is not accepted: use 2 or more"),
             (not (w.mirrored and w.variant == "smart") or w.population % 2 == 0,
              f"population={w.population} is not accepted with mirrored pairs: use an even number, or --no-mirrored"),

@@ -14,6 +14,10 @@ Every episode is cut after ``max_steps`` steps, by default the env's time limit 
 registered without one, :data:`rlfree.config.DEFAULT_HORIZON` (:func:`episode_limit`). A caller
 that passes ``on_progress`` hears where a long evaluation stands (:class:`StepProgress`) about
 every ``REPORT_EVERY`` seconds.
+
+A policy that normalises its observations (:mod:`rlfree.obs_norm`) also gets, per member, the
+moments of the observations its network was fed while its episodes ran (``Rollout.obs_stats``),
+for the trainer to merge after the generation.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from gymnasium import spaces
 
 from rlfree.batched import BatchedEnv
 from rlfree.config import DEFAULT_HORIZON
+from rlfree.obs_norm import ObservationSums, RunningStats
 from rlfree.policy import Policy
 
 REPORT_EVERY = 1.0  # seconds between StepProgress reports
@@ -70,6 +75,7 @@ class Rollout:
     returns: torch.Tensor  # (P, E) float: undiscounted episode returns; NaN for an episode whose network stopped being finite
     lengths: torch.Tensor  # (P, E) int64: steps until terminated or truncated (or until the network stopped being finite)
     nonfinite_actions: int = 0  # episodes ended because the network's activations became NaN or infinite
+    obs_stats: RunningStats | None = None  # per member (P sets): the observations its network was fed; with a normalising policy only
 
     @property
     def env_steps(self) -> int:
@@ -95,12 +101,15 @@ def evaluate(
     the sum of the activations that says whether any went non-finite). A progress report
     counts the running copies, once a second at most.
     """
+    normalizer = getattr(policy, "normalizer", None)  # a DuelPolicy has none
     # Inference mode skips autograd's bookkeeping on every op: 15% of a small-batch CPU step,
     # where each op costs microseconds of overhead. Its tensors are cloned on the way out so
     # that callers get ordinary tensors they may update in place.
     with torch.inference_mode():
-        returns, lengths, finite = _rollout(policy, params, env, seeds, max_steps, on_progress)
-    return Rollout(returns.clone(), lengths.clone(), int((~finite).sum()))
+        sums = normalizer.sums(env.num_envs, params.device) if normalizer is not None else None
+        returns, lengths, finite = _rollout(policy, params, env, seeds, max_steps, on_progress, sums)
+    obs_stats = sums.per_row(*returns.shape) if sums is not None else None
+    return Rollout(returns.clone(), lengths.clone(), int((~finite).sum()), obs_stats)
 
 
 def harmless_action(space: gym.Space, dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
@@ -113,10 +122,11 @@ def harmless_action(space: gym.Space, dtype: torch.dtype, device: torch.device) 
 
 def _rollout(
     policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor, max_steps: int | None,
-    on_progress: Callable[[StepProgress], None] | None = None,
+    on_progress: Callable[[StepProgress], None] | None = None, sums: ObservationSums | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The step loop of :func:`evaluate`: returns and lengths, (P, E) each, and finite (P * E,)
-    bool: the copies whose network stayed finite."""
+    bool: the copies whose network stayed finite. ``sums`` adds up the observations fed to
+    the copies still running."""
     population, episodes = params.shape[0], seeds.shape[-1]
     if seeds.ndim == 1:
         seeds = seeds.expand(population, episodes)
@@ -141,6 +151,8 @@ def _rollout(
     # says whether it is needed; elsewhere asking would wait for the device, so it runs every step.
     masking = device.type != "cpu"
     for t in range(max_steps):
+        if sums is not None:
+            sums.add(obs, running)
         actions, activations = policy.act(network, obs, activations)
         # The activations, not the actions, are checked: tanh squashes an infinite output into a
         # valid Box action and an argmax over NaN still picks a valid discrete one.

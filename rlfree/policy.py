@@ -17,12 +17,13 @@ import torch
 from rlfree.checkpoint import CheckpointError
 from rlfree.config import ConfigError, NetworkConfig
 from rlfree.network import FreeNetwork, NetworkSpec
+from rlfree.obs_norm import Normalizer
 from rlfree.spaces import ActionDecoder, ObservationEncoder
 
 POLICY_FORMAT = "rlfree-free-network"
 # 2: a Box action says its box_mapping (1: always tanh). 3: env_kwargs, the gym.make arguments
 # (before: none), so that an older rlfree refuses an agent it would replay on another env.
-# 4: the clip box mapping, feed_forward networks. An agent that uses nothing of version 4 is still written as version 3,
+# 4: the clip box mapping, feed_forward networks, observation normalization. An agent that uses nothing of version 4 is still written as version 3,
 # which an older rlfree plays exactly as this one does.
 POLICY_VERSION = 4
 
@@ -56,6 +57,15 @@ def saved_env_kwargs(data: dict) -> dict:
     return dict(env_kwargs)
 
 
+def check_normalizable(encoder: ObservationEncoder) -> None:
+    """ConfigError unless the observations are encoded flat (a Box): one-hot inputs are not normalised (rlfree.obs_norm)."""
+    if encoder.encoding != "flat":
+        raise ConfigError(
+            f"normalize_obs is not accepted for {encoder.space} encoded {encoder.encoding!r}: its inputs are one-hot 0s and 1s "
+            "already, and scaling them by how often each was seen would make rare states huge inputs; leave normalize_obs off"
+        )
+
+
 @dataclass
 class Policy:
     """Everything about an agent except its weights."""
@@ -65,6 +75,7 @@ class Policy:
     encoder: ObservationEncoder
     decoder: ActionDecoder
     env_kwargs: dict = field(default_factory=dict)  # gym.make(env_id, **env_kwargs) is the env it acts in
+    normalizer: Normalizer | None = None  # --normalize-obs: the inputs are (obs - mean) / std (rlfree.obs_norm)
 
     @classmethod
     def for_spaces(
@@ -82,8 +93,12 @@ class Policy:
         env_kwargs: dict | None = None,
         action_mapping: str = "auto",
         feed_forward: bool = False,
+        normalize_obs: bool = False,
     ) -> "Policy":
+        """normalize_obs: start with the identity Normalizer (mean 0, std 1), for the trainer to update."""
         encoder = ObservationEncoder(observation_space, obs_encoding)
+        if normalize_obs:
+            check_normalizable(encoder)
         outputs = "softmax" if softmax_output else activation
         output_range = OUTPUT_RANGES.get(outputs)
         decoder = ActionDecoder(action_space, box_mapping(action_mapping, action_space, output_range, outputs), output_range or (-1.0, 1.0))
@@ -97,7 +112,8 @@ class Policy:
             sequence_output=sequence_output,
             feed_forward=feed_forward,
         )
-        return cls(env_id, spec, encoder, decoder, dict(env_kwargs or {}))
+        normalizer = Normalizer.identity(encoder.size) if normalize_obs else None
+        return cls(env_id, spec, encoder, decoder, dict(env_kwargs or {}), normalizer)
 
     @classmethod
     def from_config(
@@ -118,6 +134,7 @@ class Policy:
             env_kwargs=env_kwargs,
             action_mapping=network.action_mapping,
             feed_forward=network.feed_forward,
+            normalize_obs=network.normalize_obs,
         )
 
     @classmethod
@@ -132,6 +149,10 @@ class Policy:
             # agents saved before box_mapping existed squashed every Box output with tanh
             decoder = ActionDecoder(action_space, action.get("box_mapping", "tanh"), tuple(action.get("output_range", (-1.0, 1.0))))
             spec = NetworkSpec(**data["network"])
+            normalizer = None
+            if "normalization" in data["observation"]:
+                check_normalizable(encoder)
+                normalizer = Normalizer.from_json(data["observation"]["normalization"], encoder.size)
         except (KeyError, TypeError, ValueError) as err:
             detail = f"no {err}" if isinstance(err, KeyError) else str(err)
             raise CheckpointError(f"network config of {data.get('env_id')!r} cannot be used: {detail}") from None
@@ -140,7 +161,7 @@ class Policy:
                 f"the saved network takes {spec.n_inputs} inputs and gives {spec.n_outputs} outputs, but "
                 f"{data['env_id']} needs {encoder.size} and {decoder.n_outputs}"
             )
-        return cls(data["env_id"], spec, encoder, decoder, saved_env_kwargs(data))
+        return cls(data["env_id"], spec, encoder, decoder, saved_env_kwargs(data), normalizer)
 
     def to_json(self) -> dict:
         return {
@@ -151,7 +172,7 @@ class Policy:
             "W_shape": [self.spec.n_activations, self.spec.n_columns],
             "W_columns": "[1, observation (encoded), previous activations]" + (" (that block all zero: feed_forward)" if self.spec.feed_forward else ""),
             "network": self.spec.to_json(),
-            "observation": self.encoder.to_json(),
+            "observation": {**self.encoder.to_json(), **({"normalization": self.normalizer.to_json()} if self.normalizer else {})},
             "action": self.decoder.to_json(),
         }
 
@@ -159,7 +180,7 @@ class Policy:
     def format_version(self) -> int:
         """The lowest network.json version that describes this policy (an older rlfree refuses what it would misread)."""
         clip = self.decoder.kind == "box" and self.decoder.box_mapping == "clip"
-        return 4 if clip or self.spec.feed_forward else 3
+        return 4 if clip or self.spec.feed_forward or self.normalizer is not None else 3
 
     def initial_params(self, generator: torch.Generator, scale: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """A starting centre (D,): normal weights with std scale / sqrt(K), drawn on the CPU."""
@@ -177,6 +198,9 @@ class Policy:
         Returns (actions (P * B, *act_shape), activations (P, B, A)).
         """
         population, batch = activations.shape[0], activations.shape[1]
-        inputs = self.encoder(obs, activations.dtype).reshape(population, batch, self.spec.n_inputs)
+        inputs = self.encoder(obs, activations.dtype)
+        if self.normalizer is not None:
+            inputs = self.normalizer(inputs)
+        inputs = inputs.reshape(population, batch, self.spec.n_inputs)
         activations, outputs = network.step(inputs, activations)
         return self.decoder(outputs.reshape(population * batch, self.spec.n_outputs)), activations

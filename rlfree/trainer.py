@@ -9,7 +9,9 @@ a finite score solves); the check plays whole episodes, up to the env's time lim
 env registered without one, up to the walk's horizon (:func:`rlfree.evaluate.episode_limit`).
 With ``--reward-shift S`` the walk learns from its members' returns less S per step (ARS's
 removal of a survival bonus); the centre's evaluations, the target check and every figure
-recorded keep the env's own reward, as the saved agent knows nothing of the shift. Every figure is a function of (config, seed), so a resumed run continues exactly as if never
+recorded keep the env's own reward, as the saved agent knows nothing of the shift. With
+``--normalize-obs`` the members' observations of a generation are merged into the running
+statistics after it (:mod:`rlfree.obs_norm`), which a checkpoint holds exactly. Every figure is a function of (config, seed), so a resumed run continues exactly as if never
 stopped. A generation that would not fit in memory (:mod:`rlfree.memory`) is refused
 before anything large is allocated.
 """
@@ -32,6 +34,7 @@ from rlfree.config import Config, ConfigError
 from rlfree.evaluate import Rollout, StepProgress, episode_limit
 from rlfree.evaluator import LocalEvaluator
 from rlfree.memory import GYM_COPY_BYTES, check_memory
+from rlfree.obs_norm import Normalizer, RunningStats
 from rlfree.optimiser import VARIANTS, make_optimiser
 from rlfree.policy import Policy
 from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
@@ -133,6 +136,8 @@ class Trainer:
             self.evaluator.close()
             raise ConfigError(f"init_scale={net.init_scale:g} gives initial weights beyond the range of {env.dtype}: use a smaller init_scale")
         self.optimiser = make_optimiser(config.walk, centre, run.seed)
+        # --normalize-obs: every observation the members were fed so far (rlfree.obs_norm)
+        self.obs_stats = RunningStats.empty(self.policy.spec.n_inputs) if net.normalize_obs else None
         self.tie_adaptation = TieAdaptation() if run.adapt_ties else None
         spec = self.policy.spec
         self.weight_layout = WeightLayout(spec.n_outputs, spec.n_hidden, spec.n_inputs)
@@ -171,6 +176,7 @@ class Trainer:
         best = eval_mean is not None and math.isfinite(eval_mean) and (state.best_eval is None or eval_mean > state.best_eval or state.solved)
         if best:
             state.best_eval = eval_mean
+        self._merge_observations(rollout, len(members))
         seconds = time.perf_counter() - started
         state.generation, state.env_steps = self.optimiser.generation, state.env_steps + steps
         state.episodes += rollout.lengths.numel()
@@ -187,6 +193,14 @@ class Trainer:
             adapted=None if adapted is None else str(adapted),
         )
         return Generation(record, best=best)
+
+    def _merge_observations(self, rollout: Rollout, members: int) -> None:
+        """With --normalize-obs: add the members' observations of this generation to the running
+        statistics, and freeze them for the next (the centre's evaluation rows are not members)."""
+        if self.obs_stats is None:
+            return
+        self.obs_stats = self.obs_stats.merge(rollout.obs_stats.rows(slice(0, members)).total())
+        self.policy.normalizer = Normalizer.from_stats(self.obs_stats)  # the evaluators share this policy
 
     def _training_returns(self, rollout: Rollout, members: int) -> tuple[torch.Tensor, ...]:
         """The walk's arguments: (returns (members, E)) or, with --reward-shift S, (returns minus
@@ -247,6 +261,8 @@ class Trainer:
     def snapshot(self) -> Snapshot:
         walk = self.optimiser.state_dict()
         arrays = {name: value.detach().cpu().numpy() for name, value in walk.items() if torch.is_tensor(value)}
+        if self.obs_stats is not None:  # the running statistics, exactly; network.json holds the frozen mean and std
+            arrays.update(self.obs_stats.to_arrays())
         numbers = {name: value for name, value in walk.items() if not torch.is_tensor(value)}  # generation, sigma, seed, ...
         return {"": AgentState(self.matrix(walk["centre"]), self.policy.to_json(), arrays, numbers)}
 
@@ -256,6 +272,16 @@ class Trainer:
             self.optimiser.load_state_dict({**{k: torch.from_numpy(v) for k, v in checkpoint.walk.items()}, **checkpoint.state})
         except ValueError as err:  # a walk state of another network's shape
             raise CheckpointError(f"{str(checkpoint.path)!r} cannot be resumed with this config: {err}") from None
+        saved = RunningStats.NAMES[0] in checkpoint.walk
+        if saved != (self.obs_stats is not None):
+            raise CheckpointError(f"{str(checkpoint.path)!r} cannot be resumed with normalize_obs = {str(not saved).lower()}: "
+                                  f"the run was made with normalize_obs = {str(saved).lower()}")
+        if saved:
+            try:
+                self.obs_stats = RunningStats.from_arrays(checkpoint.walk, self.policy.spec.n_inputs)
+            except ValueError as err:
+                raise CheckpointError(f"{str(checkpoint.path / 'walk.npz')!r} has damaged observation statistics: {err}") from None
+            self.policy.normalizer = Normalizer.from_stats(self.obs_stats)
 
     def close(self) -> None:
         self.evaluator.close()

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -28,3 +30,24 @@ def test_the_numpy_only_runner_plays_the_shipped_agent(monkeypatch, capsys):
     (block,) = python_blocks("A saved agent without rlfree")
     exec(block, {})
     assert float(capsys.readouterr().out) >= 475
+
+
+def test_the_numpy_only_runner_applies_normalisation_feed_forward_and_clip_as_rlfree_does(tmp_path, monkeypatch, capsys):
+    import gymnasium as gym
+
+    from rlfree.agent import load_agent
+    from rlfree.commands import train
+
+    (block,) = python_blocks("A saved agent without rlfree")
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    argv = ["--config", str(empty), "--env", "Pendulum-v1", "--normalize-obs", "--feed-forward", "--hidden", "0", "--ticks", "1",
+            "--activation", "identity", "--action-mapping", "clip", "--population", "6", "--eval-episodes", "2", "-n", "3",
+            "--target", "1e9", "--logdir", str(tmp_path / "runs")]
+    assert train.main(argv) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    folder = run_dir / "checkpoints" / "latest"
+    expected, _ = load_agent(folder).play(gym.make("Pendulum-v1"), seed=1)
+    capsys.readouterr()
+    exec(block.replace('"agents/CartPole-v1"', repr(str(folder))), {})
+    assert float(capsys.readouterr().out) == pytest.approx(expected, rel=1e-6)  # rlfree casts actions to the space's float32

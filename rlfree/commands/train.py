@@ -91,6 +91,7 @@ def check_env(config: Config, args: argparse.Namespace, overrides: dict, source:
 # Options of the single-agent trainer that the cat-versus-mouse duel (rlfree.coevolve) does not carry out.
 DUEL_REFUSES = {
     "network.feed_forward": "the duel's networks keep every column of W",
+    "network.normalize_obs": "the duel's trainer keeps no observation statistics",
     "walk.reward_shift": "the duel's walks learn from the game's own rewards",
 }
 

@@ -1,7 +1,9 @@
 """MuJoCo's envs (the `mujoco` extra, part of `test`): rlfree plays and trains them on the gymnasium backend."""
 
+import json
 import sys
 
+import numpy as np
 import pytest
 
 from rlfree.commands import train as train_script
@@ -26,3 +28,25 @@ def test_a_missing_mujoco_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
     lines = capsys.readouterr().err.strip("\n").split("\n")
     assert len(lines) == 1 and "MuJoCo is not installed" in lines[0]
     assert not logdir.exists()
+
+
+def test_swimmer_trains_with_arss_options_and_its_agent_replays(tmp_path, capsys):
+    from rlfree.commands import watch as watch_script
+
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    logdir = tmp_path / "runs"
+    argv = ["--config", str(empty), "--env", "Swimmer-v5", "--hidden", "0", "--ticks", "1", "--activation", "identity",
+            "--feed-forward", "--normalize-obs", "--action-mapping", "clip", "--population", "4", "--top-directions", "1",
+            "--reward-shift", "0.1", "--horizon", "20", "--eval-episodes", "2", "-n", "2", "--target", "1e9", "--logdir", str(logdir)]
+    assert train_script.main(argv) == 0
+    (run_dir,) = logdir.iterdir()
+    latest = run_dir / "checkpoints" / "latest"
+    network = json.loads((latest / "network.json").read_text())
+    assert network["network"]["feed_forward"] and network["action"]["box_mapping"] == "clip"
+    assert network["observation"]["normalization"]["count"] == 2 * 4 * 20  # 2 generations of 4 members, 20 steps each
+    W = np.load(latest / "W.npy")
+    assert W.shape == (2, 1 + 8 + 2) and not W[:, 9:].any()
+    capsys.readouterr()
+    assert watch_script.main([str(latest), "--no-render", "--episodes", "1"]) == 0
+    assert "mean return" in capsys.readouterr().out

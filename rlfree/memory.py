@@ -3,6 +3,11 @@
 A population of ``--population 1099511627776`` or a network of ``--hidden 1000000`` would
 otherwise end in an allocator's traceback after the run folder was made; :func:`check_memory`
 refuses it in one line that names the figure and the largest population that fits.
+
+On a CUDA device a generation's bytes are split between two memories: the perturbations are
+drawn in float64 on the CPU (:mod:`rlfree.seeding`) and gymnasium's copies are Python objects, so
+those stay in this machine's memory (:func:`host_bytes`) while the rest lives on the GPU; each
+part is checked against its own memory.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ def generation_bytes(spec: NetworkSpec, rows: int, perturbations: int, episodes:
     return D * (3 * rows * dtype_bytes + perturbations * (8 + dtype_bytes)) + copies * (((spec.ticks + 2) * A + 2 * I) * dtype_bytes + copy_bytes)
 
 
+def host_bytes(spec: NetworkSpec, perturbations: int, copies: int, copy_bytes: int = 0) -> int:
+    """The part of :func:`generation_bytes` held in this machine's memory whatever the device:
+    the perturbations' float64 draw, ``D * perturbations * 8``, and ``copies`` env copies."""
+    return spec.n_params * perturbations * 8 + copies * copy_bytes
+
+
 def device_memory(device: torch.device) -> tuple[int, str] | None:
     """(bytes, what they are) the run's tensors can use: the GPU's memory on CUDA, else this
     machine's RAM; None where the platform does not say."""
@@ -51,29 +62,39 @@ def device_memory(device: torch.device) -> tuple[int, str] | None:
 
 def check_memory(config: Config, spec: NetworkSpec, device: torch.device, dtype: torch.dtype, copy_bytes: int) -> None:
     """ConfigError, before anything large is allocated, when a generation would need more memory
-    than the device has (:func:`generation_bytes`); the message names the largest population that fits."""
-    memory = device_memory(device)
-    if memory is None:
-        return
-    limit, where = memory
+    than the device has (:func:`generation_bytes`; on CUDA, its :func:`host_bytes` are checked
+    against this machine's memory and the rest against the GPU's); the message names the largest
+    population that fits."""
     walk, run = config.walk, config.run
     mirrored = walk.variant == "smart" and walk.mirrored
     eval_rows = math.ceil(run.eval_episodes / run.episodes)
+    split = device.type == "cuda"
+    memories = {"device": device_memory(device), **({"host": device_memory(torch.device("cpu"))} if split else {})}
+    memories = {part: memory for part, memory in memories.items() if memory is not None}  # part -> (bytes, what they are)
 
-    def needs(population: int) -> int:
+    def needs(population: int, part: str) -> int:
         rows = VARIANTS[walk.variant].rows_for(population) + eval_rows
         perturbations = population // 2 if mirrored else population
-        return generation_bytes(spec, rows, perturbations, run.episodes, dtype.itemsize, copy_bytes)
+        total = generation_bytes(spec, rows, perturbations, run.episodes, dtype.itemsize, copy_bytes)
+        if not split:
+            return total
+        host = host_bytes(spec, perturbations, rows * run.episodes, copy_bytes)
+        return host if part == "host" else total - host
 
-    if needs(walk.population) <= limit:
+    def fits(population: int) -> bool:
+        return all(needs(population, part) <= limit for part, (limit, _) in memories.items())
+
+    if fits(walk.population):
         return
+    part = next(part for part, (limit, _) in memories.items() if needs(walk.population, part) > limit)
+    limit, where = memories[part]
     low, high = 0, walk.population  # the largest population that fits, by bisection
     while low < high:
         middle = (low + high + 1) // 2
-        low, high = (middle, high) if needs(middle) <= limit else (low, middle - 1)
-    fits = low - low % 2 if mirrored else low
-    hint = f"at most --population {fits:,} fits with these settings" if fits >= 2 else "use a smaller --hidden (or --episodes, --eval-episodes)"
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    largest = low - low % 2 if mirrored else low
+    hint = f"at most --population {largest:,} fits with these settings" if largest >= 2 else "use a smaller --hidden (or --episodes, --eval-episodes)"
     raise ConfigError(
         f"population={walk.population:,} x episodes={run.episodes} of a network of {spec.n_params:,} weights needs about "
-        f"{needs(walk.population) / 2**30:,.1f} GiB per generation, more than the {limit / 2**30:,.1f} GiB of {where}: {hint}"
+        f"{needs(walk.population, part) / 2**30:,.1f} GiB per generation, more than the {limit / 2**30:,.1f} GiB of {where}: {hint}"
     )

@@ -147,10 +147,12 @@ class Trainer:
         self.horizon = episode_limit(time_limit, run.horizon)  # the walk's and the centre's evaluations
         self.check_horizon = time_limit or self.horizon  # whole episodes, or the walk's cut where they never end
         self.on_progress: Callable[[StepProgress], None] | None = None  # hears where a long evaluation stands (the console)
-        # gymnasium's own vectorised implementation where it ships one (CartPole-v1), else gym.make copies
+        # gymnasium's own vectorised implementation where it ships one (CartPole-v1), else gym.make copies;
+        # on the CPU whatever the device: its envs are numpy, and one row's network is no work for a GPU,
+        # which would only add a copy each way per step
         check_kind = "vector_entry_point" if has_vector_entry_point(self.env_id) and not env.env_kwargs else "sync"
         self.checker = LocalEvaluator(self.policy, functools.partial(
-            GymVectorEnv, self.env_id, vectorization=check_kind, device=self.device, dtype=self.dtype, env_kwargs=env.env_kwargs
+            GymVectorEnv, self.env_id, vectorization=check_kind, dtype=self.dtype, env_kwargs=env.env_kwargs
         ))
 
     # -- one generation -------------------------------------------------------------------------
@@ -246,7 +248,7 @@ class Trainer:
         else ``gym.make(id)`` copies in this process (rlfree.gym_copies.EpisodeVectorEnv).
         """
         seeds = episode_seeds(self.config.run.seed, generation, TARGET_CHECK_EPISODES, "check")
-        rollout = self.checker.evaluate(centre[None], seeds, max_steps=self.check_horizon, on_progress=self.on_progress)
+        rollout = self.checker.evaluate(centre[None].cpu(), seeds, max_steps=self.check_horizon, on_progress=self.on_progress)
         return float(rollout.returns.to(torch.float64).mean()), rollout.env_steps
 
     def texts(self) -> dict[str, str]:

@@ -3,6 +3,13 @@
 import time
 from pathlib import Path
 
+import torch
+
+# The devices the device-sensitive tests run on: the CPU, and CUDA where this machine has it. A
+# machine without a GPU collects only the cpu cases, so nothing is skipped there; on a GPU
+# machine each such test also checks that the device gives what the CPU gives.
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
 
 def wait_for_generations(logdir: Path, count: int, timeout: float = 60.0) -> Path:
     """Wait until the one run in ``logdir`` has logged ``count`` generations (or ``timeout`` passed); its progress.csv."""

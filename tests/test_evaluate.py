@@ -12,6 +12,8 @@ from rlfree.policy import Policy
 from rlfree.seeding import episode_seeds
 from rlfree.vector import GymVectorEnv
 
+from conftest import DEVICES
+
 COUNTDOWN_ID = "rlfree_test/Countdown-v0"
 TIME_LIMIT = 5
 
@@ -159,34 +161,40 @@ def random_params(policy: Policy, population: int, seed: int, scale: float = 2.0
     return torch.stack([policy.initial_params(generator, scale) for _ in range(population)])
 
 
-def test_twin_rollout_counts_one_per_step_until_done():
+@pytest.mark.parametrize("device", DEVICES)
+def test_twin_rollout_counts_one_per_step_until_done(device):
     policy = cartpole_policy()
-    params = random_params(policy, 4, seed=0)
+    params = random_params(policy, 4, seed=0).to(device)
     seeds = torch.tensor([1, 2, 3])
-    env = make_twin("CartPole-v1", 4 * 3)
+    env = make_twin("CartPole-v1", 4 * 3, device=device)
     rollout = evaluate(policy, params, env, seeds)
-    assert rollout.returns.shape == (4, 3)
-    np.testing.assert_array_equal(rollout.returns.numpy(), rollout.lengths.numpy().astype(np.float32))
+    assert rollout.returns.shape == (4, 3) and rollout.returns.device.type == rollout.lengths.device.type == torch.device(device).type
+    np.testing.assert_array_equal(rollout.returns.cpu().numpy(), rollout.lengths.cpu().numpy().astype(np.float32))
     assert int(rollout.lengths.min()) >= 8 and int(rollout.lengths.max()) <= 500
     assert len(set(rollout.returns[:, 0].tolist())) > 1  # members differ
 
 
-def test_twin_pushing_one_way_falls_within_a_dozen_steps():
+@pytest.mark.parametrize("device", DEVICES)
+def test_twin_pushing_one_way_falls_within_a_dozen_steps(device):
     policy = cartpole_policy()
     W = torch.zeros(2, policy.spec.n_activations, policy.spec.n_columns)
     W[0, 0, 0] = 1.0  # always action 0 (push left)
     W[1, 1, 0] = 1.0  # always action 1 (push right)
-    rollout = evaluate(policy, W.reshape(2, -1), make_twin("CartPole-v1", 2 * 5), torch.arange(5))
+    rollout = evaluate(policy, W.reshape(2, -1).to(device), make_twin("CartPole-v1", 2 * 5, device=device), torch.arange(5))
     assert ((rollout.lengths >= 8) & (rollout.lengths <= 12)).all()
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("backend", ["twin", "gym"])
-def test_members_with_the_same_weights_meet_the_same_episodes(backend):
+def test_members_with_the_same_weights_meet_the_same_episodes(backend, device):
     policy = cartpole_policy()
     population, episodes = 4, 3
-    params = random_params(policy, 1, seed=2).repeat(population, 1)
+    params = random_params(policy, 1, seed=2).repeat(population, 1).to(device)
     seeds = torch.tensor([5, 6, 7])
-    env = make_twin("CartPole-v1", population * episodes) if backend == "twin" else GymVectorEnv("CartPole-v1", population * episodes)
+    if backend == "twin":
+        env = make_twin("CartPole-v1", population * episodes, device=device)
+    else:  # gymnasium's numpy copies, the policy on the device: observations and actions cross every step
+        env = GymVectorEnv("CartPole-v1", population * episodes, device=device)
     try:
         rollout = evaluate(policy, params, env, seeds)
     finally:
@@ -207,15 +215,51 @@ def test_gymnasium_start_states_depend_on_the_seed_only():
     assert not torch.equal(obs[0], obs[2])
 
 
-def test_twin_evaluation_makes_no_host_copies_in_the_step_loop(monkeypatch):
+@pytest.mark.parametrize("device", DEVICES)
+def test_twin_evaluation_makes_no_host_copies_in_the_step_loop(monkeypatch, device):
     """On a twin nothing is copied to the host per step: .cpu(), .item(), .tolist() and .numpy() stay unused."""
-    env = make_twin("CartPole-v1", 8 * 3)
+    env = make_twin("CartPole-v1", 8 * 3, device=device)
     probe = gym.make("CartPole-v1")
     policy = Policy.for_spaces("CartPole-v1", probe.observation_space, probe.action_space, hidden=3, ticks=2, activation="tanh")
-    params = torch.randn(8, policy.spec.n_params, generator=torch.Generator().manual_seed(0))
+    params = torch.randn(8, policy.spec.n_params, generator=torch.Generator().manual_seed(0)).to(device)
     seeds = episode_seeds(0, 0, 3)
     for name in ("cpu", "item", "tolist", "numpy"):
         monkeypatch.setattr(torch.Tensor, name, lambda *a, _name=name, **k: pytest.fail(f"Tensor.{_name}() in the step loop"))
     rollout = evaluate(policy, params, env, seeds)
     monkeypatch.undo()
     assert rollout.lengths.shape == (8, 3) and int(rollout.lengths.min()) >= 1
+
+
+def pendulum_policy() -> Policy:
+    probe = gym.make("Pendulum-v1")
+    return Policy.for_spaces("Pendulum-v1", probe.observation_space, probe.action_space, hidden=2, ticks=2, activation="tanh")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_twin_returns_on_a_device_are_the_cpus(device):
+    """The same params and seeds give on ``device`` the returns they give on the CPU.
+
+    CartPole in float64: bitwise, whole episodes. Its returns count steps, and an argmax flips
+    only where two outputs lie within the devices' rounding (an ulp or two of sin, cos and the
+    matmul's sums) of each other. Pendulum's returns sum float rewards, so they agree to a
+    tolerance: 1e-9 relative in float64, 1e-3 in float32 (50 steps: a rounding apart grows in
+    the pendulum's swing, as test_twins says of the twins themselves).
+    """
+    seeds = torch.tensor([1, 2, 3])
+    cases = [("CartPole-v1", cartpole_policy(), torch.float64, None, 0.0),
+             ("Pendulum-v1", pendulum_policy(), torch.float64, 50, 1e-9),
+             ("Pendulum-v1", pendulum_policy(), torch.float32, 50, 1e-3)]
+    for env_id, policy, dtype, max_steps, rtol in cases:
+        params = random_params(policy, 4, seed=0).to(dtype)
+        rollouts = {
+            where: evaluate(policy, params.to(where), make_twin(env_id, 4 * 3, device=where, dtype=dtype), seeds, max_steps=max_steps)
+            for where in dict.fromkeys(["cpu", device])
+        }
+        cpu, other = rollouts["cpu"], rollouts[device]
+        assert other.returns.dtype == dtype and other.returns.device.type == torch.device(device).type
+        assert torch.equal(other.lengths.cpu(), cpu.lengths), env_id
+        if rtol:
+            torch.testing.assert_close(other.returns.cpu(), cpu.returns, rtol=rtol, atol=0)
+        else:
+            assert torch.equal(other.returns.cpu(), cpu.returns), env_id
+        assert len(set(cpu.returns[:, 0].tolist())) > 1  # the members differ: the comparison has teeth

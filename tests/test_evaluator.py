@@ -3,6 +3,7 @@
 import functools
 
 import gymnasium as gym
+import pytest
 import torch
 
 from rlfree.backend import make_batched_env
@@ -10,6 +11,8 @@ from rlfree.evaluate import evaluate
 from rlfree.evaluator import Evaluator, LocalEvaluator
 from rlfree.policy import Policy
 from rlfree.seeding import episode_seeds
+
+from conftest import DEVICES
 
 make_cartpole_twin = functools.partial(make_batched_env, "CartPole-v1", backend="torch")
 
@@ -38,17 +41,38 @@ class CountingFactory:
         return env
 
 
-def test_local_evaluator_gives_the_returns_of_a_direct_evaluate_call():
+@pytest.mark.parametrize("device", DEVICES)
+def test_local_evaluator_gives_the_returns_of_a_direct_evaluate_call(device):
     policy = cartpole_policy()
-    params = population(policy, 6)
+    params = population(policy, 6).to(device)
+    make_env = functools.partial(make_cartpole_twin, device=device)
     shared, per_member = episode_seeds(0, 0, 3), episode_seeds(0, 0, 6 * 3, "eval").reshape(6, 3)
-    with LocalEvaluator(policy, make_cartpole_twin) as evaluator:
+    with LocalEvaluator(policy, make_env) as evaluator:
         for seeds in (shared, per_member):
-            direct = evaluate(policy, params, make_cartpole_twin(18), seeds)
+            direct = evaluate(policy, params, make_env(18), seeds)
             rollout = evaluator.evaluate(params, seeds)
             assert rollout.returns.shape == rollout.lengths.shape == (6, 3)
             assert torch.equal(rollout.returns, direct.returns) and torch.equal(rollout.lengths, direct.lengths)
     assert not torch.equal(direct.returns[0], direct.returns[1])  # the members differ: the check has teeth
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_local_evaluator_on_a_device_gives_the_cpus_returns_bitwise_in_float64(device):
+    """Where the episodes run does not change them: the contract's determinism, across devices.
+    In float64 a CartPole return (a count of steps) could change only where two outputs lie
+    within the devices' rounding of each other, an ulp or two (test_evaluate says more)."""
+    policy = cartpole_policy()
+    params = population(policy, 6).to(torch.float64)
+    seeds = episode_seeds(0, 0, 6 * 3, "eval").reshape(6, 3)
+    rollouts = {}
+    for where in dict.fromkeys(["cpu", device]):
+        make_env = functools.partial(make_cartpole_twin, device=where, dtype=torch.float64)
+        with LocalEvaluator(policy, make_env) as evaluator:
+            rollouts[where] = evaluator.evaluate(params.to(where), seeds)
+    assert rollouts[device].returns.dtype == torch.float64
+    assert torch.equal(rollouts[device].returns.cpu(), rollouts["cpu"].returns)
+    assert torch.equal(rollouts[device].lengths.cpu(), rollouts["cpu"].lengths)
+    assert len(set(rollouts["cpu"].returns.reshape(-1).tolist())) > 3  # episodes of many lengths: the check has teeth
 
 
 def test_max_steps_cuts_every_episode():

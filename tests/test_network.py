@@ -14,6 +14,8 @@ from rlfree.network import ACTIVATIONS, FreeNetwork, NetworkSpec
 from rlfree.policy import Policy
 from rlfree.spaces import ActionDecoder, ObservationEncoder, UnsupportedSpaceError
 
+from conftest import DEVICES
+
 # -- the naive reference, written from the seed's definition ---------------------------------
 NAIVE_ACTIVATIONS = {
     "tanh": np.tanh,
@@ -54,14 +56,16 @@ def naive_rollout(spec: NetworkSpec, params: np.ndarray, observations: np.ndarra
     return outputs
 
 
-def batched_rollout(spec: NetworkSpec, params: np.ndarray, observations: np.ndarray) -> np.ndarray:
-    network = FreeNetwork(spec, torch.from_numpy(params))
+def batched_rollout(spec: NetworkSpec, params: np.ndarray, observations: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """FreeNetwork on ``device``: params (P, D), observations (T, P, B, I) -> outputs (T, P, B, n_out)."""
+    network = FreeNetwork(spec, torch.from_numpy(params).to(device))
     T, P, B, _ = observations.shape
     a = network.initial_activations(B)
+    assert a.device.type == torch.device(device).type  # the state lives where the weights do
     outputs = []
     for t in range(T):
-        a, out = network.step(torch.from_numpy(observations[t]), a)
-        outputs.append(out.numpy())
+        a, out = network.step(torch.from_numpy(observations[t]).to(device), a)
+        outputs.append(out.cpu().numpy())
     return np.stack(outputs)
 
 
@@ -72,29 +76,33 @@ def random_case(spec: NetworkSpec, population: int, batch: int, steps: int, seed
     return params, observations
 
 
+# float64 on every device: a CUDA matmul sums in another order and its tanh/exp may differ from
+# numpy's by an ulp or two, far inside 1e-12 after 5 steps of these small networks
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("ticks", [1, 2, 3])
 @pytest.mark.parametrize("hidden", [0, 3])
-def test_batched_step_matches_naive_loop_over_members_and_episodes(activation, ticks, hidden):
+def test_batched_step_matches_naive_loop_over_members_and_episodes(activation, ticks, hidden, device):
     spec = NetworkSpec(n_inputs=5, n_outputs=2, n_hidden=hidden, ticks=ticks, activation=activation)
     params, observations = random_case(spec, population=3, batch=4, steps=5, seed=ticks * 10 + hidden)
     expected = naive_rollout(spec, params, observations)
-    got = batched_rollout(spec, params, observations)
+    got = batched_rollout(spec, params, observations, device)
     assert got.dtype == np.float64 and got.shape == (5, 3, 4, 2)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     # the carried state matters: step 1 with a blank state would give other outputs
-    assert np.abs(expected[1] - batched_rollout(spec, params, observations[1:2])[0]).max() > 1e-6
+    assert np.abs(expected[1] - batched_rollout(spec, params, observations[1:2], device)[0]).max() > 1e-6
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("softmax_output", [False, True])
 @pytest.mark.parametrize("sequence_output", [False, True])
 @pytest.mark.parametrize("ticks", [1, 3])
-def test_sequence_and_softmax_outputs_match_naive_loop(softmax_output, sequence_output, ticks):
+def test_sequence_and_softmax_outputs_match_naive_loop(softmax_output, sequence_output, ticks, device):
     spec = NetworkSpec(n_inputs=3, n_outputs=4, n_hidden=2, ticks=ticks, activation="tanh",
                        softmax_output=softmax_output, sequence_output=sequence_output)
     params, observations = random_case(spec, population=2, batch=3, steps=4, seed=7)
     expected = naive_rollout(spec, params, observations)
-    got = batched_rollout(spec, params, observations)
+    got = batched_rollout(spec, params, observations, device)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     if softmax_output:
         np.testing.assert_allclose(got.sum(axis=-1), 1.0, rtol=0, atol=1e-12)

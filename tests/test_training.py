@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from rlfree.policy import Policy
 from rlfree.run_loop import RunLoop, load_run, make_run_folder
 from rlfree.trainer import Trainer
 
-from conftest import wait_for_generations
+from conftest import DEVICES, wait_for_generations
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -414,17 +415,24 @@ def EMPTY_PRESET_FOR_SIGINT(tmp_path):
 
 
 @pytest.mark.slow
-def test_default_command_solves_cartpole_on_gymnasiums_own_env(tmp_path):
-    """`scripts/train.py --env CartPole-v1` stops by itself with >= 475 on 100 held-out gymnasium episodes."""
-    from rlfree.agent import load_agent
-
+@pytest.mark.parametrize("device", DEVICES)
+def test_default_command_solves_cartpole_on_gymnasiums_own_env(tmp_path, device):
+    """`scripts/train.py --env CartPole-v1` (with `--device cuda` on a GPU) stops by itself, and
+    `scripts/watch.py` on a machine without a GPU (CUDA hidden) scores the saved agent >= 475 on
+    100 held-out gymnasium episodes: a checkpoint holds no device, whatever trained it."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "train.py"), "--env", "CartPole-v1", "--logdir", str(tmp_path)],
+        [sys.executable, str(REPO / "scripts" / "train.py"), "--env", "CartPole-v1", *(["--device", device] if device != "cpu" else []),
+         "--logdir", str(tmp_path)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    assert f"backend torch, device {device})" in result.stdout
     assert "solved: centre's mean" in result.stdout
     run_dir = next(tmp_path.glob("CartPole-v1__*"))
-    agent = load_agent(run_dir)
-    returns = agent.score(list(range(1_500_000_000, 1_500_000_100)))
-    assert returns.mean() >= 475.0
+    watched = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "watch.py"), str(run_dir), "--no-render", "--episodes", "100", "--seed", "1500000000"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert watched.returncode == 0, watched.stderr
+    mean = float(watched.stdout.split("mean return ")[1].split()[0])
+    assert mean >= 475.0, watched.stdout

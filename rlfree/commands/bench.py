@@ -3,9 +3,10 @@
     rlfree bench                  # everything (about a minute and a half on 2 cores)
     rlfree bench --skip-solve     # throughput tables only
     rlfree bench --markdown bench.md
+    rlfree bench --device cuda --batches 1024,16384,262144 --skip-gym
 
 1. Policy-plus-environment steps per second of a population of free networks (hidden 16,
-   2 ticks; 64 members, batch / 64 episodes each) at batch sizes 64, 1024 and 16384:
+   2 ticks; 64 members, batch / 64 episodes each) at batch sizes 64, 1024 and 16384 (--batches):
    (a) rlfree's twin backend (``evaluate`` on the tensor twin);
    (b) gymnasium's SyncVectorEnv, the same policy batched in torch;
    (c) gymnasium's own NumPy CartPoleVectorEnv (``vector_entry_point``), same policy;
@@ -21,6 +22,14 @@
 3. Time to solve CartPole-v1 with the preset, seeds 0-4: twin backend against gymnasium's.
 4. The walk's options on CartPole-v1 (twin backend, seeds 0-4): the defaults against centred
    ranks with Adam, no mirroring, and the seed-faithful variant.
+
+``--device cuda`` moves rlfree's own work there: the twin (a), the hand-fused loop (d), the layout
+step (2) and every twin-backend training (3, 4). Gymnasium's envs are numpy on the CPU, so (b),
+(c), the gym-backend table and the gymnasium backend's time to solve stay on the CPU. Beside the
+device's twin, the same twin on the CPU is measured in the same run (and the twin's time to
+solve), so that the device's figure stands beside a named alternative. Clocks are read after
+``torch.cuda.synchronize``: CUDA runs its kernels asynchronously. ``--skip-gym`` leaves out
+everything that runs gymnasium's own envs (slow, and the bulk of the time at large batches).
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ import gymnasium as gym
 import torch
 
 from rlfree.cli import ArgumentParser
-from rlfree.config import Config, load_toml
+from rlfree.config import Config, ConfigError, check_device, load_toml
 from rlfree.evaluate import evaluate
 from rlfree.network import tanh_
 from rlfree.policy import Policy
@@ -54,6 +63,36 @@ from rlfree.vector import GymVectorEnv, MissingDependencyError, check_dependenci
 BATCHES = (64, 1024, 16384)
 POPULATION = 64
 HIDDEN, TICKS = 16, 2
+CPU = torch.device("cpu")
+
+
+def parse_batches(text: str) -> tuple[int, ...]:
+    """'64,1024,16384' -> (64, 1024, 16384); argparse's one-line refusal unless each size is a
+    positive multiple of POPULATION (every member plays batch / POPULATION episodes)."""
+    try:
+        batches = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        batches = ()
+    if not batches or any(batch < POPULATION or batch % POPULATION for batch in batches):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not accepted: use batch sizes separated by commas, each a multiple of {POPULATION} "
+            f"(the population), e.g. {','.join(map(str, BATCHES))}"
+        )
+    return batches
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device``: CUDA kernels run after their launch returns, so a
+    clock read without this would time the launches, not the work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_line(device: torch.device) -> str:
+    """What the header says about a device other than the CPU: its name, and CUDA's version."""
+    if device.type == "cuda":
+        return f", device {device} ({torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda})"
+    return f", device {device}"
 
 
 def make_policy(env_id: str) -> Policy:
@@ -74,39 +113,47 @@ def population_params(policy: Policy, env_id: str) -> torch.Tensor:
     return W.reshape(POPULATION, -1)
 
 
-def timed(fn, min_seconds: float = 0.5) -> tuple[float, int]:
-    """Run fn() (returning a step count) until min_seconds passed; (seconds, steps)."""
-    fn()  # warm-up: allocations, first-call overheads
+def timed(fn, min_seconds: float = 0.5, device: torch.device = CPU) -> tuple[float, int]:
+    """Run fn() (returning a step count) until min_seconds passed; (seconds, steps). Work fn()
+    queued on ``device`` is finished before each clock read."""
+    fn()  # warm-up: allocations, first-call overheads (on CUDA: kernel loading, cuBLAS's handle)
+    synchronize(device)
     steps, started = 0, time.perf_counter()
     while True:
         steps += fn()
+        synchronize(device)
         elapsed = time.perf_counter() - started
         if elapsed >= min_seconds:
             return elapsed, steps
 
 
 def framework_rate(policy, params, env, episodes: int, horizon: int) -> float:
+    """Steps per second of ``evaluate`` on ``env``; params: (POPULATION, D) on the env's device."""
     seeds = torch.arange(episodes, dtype=torch.int64)
-    seconds, steps = timed(lambda: evaluate(policy, params, env, seeds, max_steps=horizon).env_steps)
+    seconds, steps = timed(lambda: evaluate(policy, params, env, seeds, max_steps=horizon).env_steps, device=params.device)
     return steps / seconds
 
 
 def fused_rate(env_id: str, policy: Policy, params: torch.Tensor, episodes: int, horizon: int) -> float:
-    """The hand-fused reference loop: network and physics in plain torch, no framework."""
+    """The hand-fused reference loop: network and physics in plain torch, no framework, on params' device."""
     spec = policy.spec
+    device = params.device
     P, B, A, I = POPULATION, episodes, spec.n_activations, spec.n_inputs
     W = params.reshape(P, A, spec.n_columns)
     bias = W[:, :, 0].unsqueeze(1).contiguous()
     w_in = W[:, :, 1 : 1 + I].transpose(1, 2).contiguous()
     w_rec = W[:, :, 1 + I :].transpose(1, 2).contiguous()
-    seeds = torch.arange(B, dtype=torch.int64).repeat(P)
-    twin = None if env_id == "CartPole-v1" else make_twin(env_id, P * B)
-    low, high = (torch.as_tensor(policy.decoder.low, dtype=torch.float32), torch.as_tensor(policy.decoder.high, dtype=torch.float32)) if policy.decoder.kind == "box" else (None, None)
+    seeds = torch.arange(B, dtype=torch.int64, device=device).repeat(P)
+    twin = None if env_id == "CartPole-v1" else make_twin(env_id, P * B, device=device)
+    low, high = (
+        (torch.as_tensor(policy.decoder.low, dtype=torch.float32, device=device), torch.as_tensor(policy.decoder.high, dtype=torch.float32, device=device))
+        if policy.decoder.kind == "box" else (None, None)
+    )
 
     def run() -> int:
-        a = torch.zeros(P, B, A)
-        running = torch.ones(P * B, dtype=torch.bool)
-        steps = torch.zeros((), dtype=torch.int64)
+        a = torch.zeros(P, B, A, device=device)
+        running = torch.ones(P * B, dtype=torch.bool, device=device)
+        steps = torch.zeros((), dtype=torch.int64, device=device)
         if twin is None:
             x, x_dot, theta, theta_dot = (seeded_uniform(seeds, 4) * 0.1 - 0.05).T.contiguous()
         else:
@@ -138,37 +185,57 @@ def fused_rate(env_id: str, policy: Policy, params: torch.Tensor, episodes: int,
             running &= ~done
         return int(steps)
 
-    seconds, steps = timed(run)
+    seconds, steps = timed(run, device=device)
     return steps / seconds
 
 
-def throughput_table(env_id: str, with_numpy_vector: bool) -> list[list[str]]:
+def throughput_header(device: torch.device, with_gym: bool, with_numpy_vector: bool) -> list[str]:
+    """The columns of :func:`throughput_table`'s rows, in their order."""
+    header = ["task", "batch"]
+    if device.type == "cpu":
+        header += ["twin steps/s"]
+    else:
+        header += [f"twin on {device} steps/s", "twin on cpu steps/s", f"{device} / cpu"]
+    if with_gym:
+        header += ["SyncVectorEnv steps/s", "twin / sync"]
+        if with_numpy_vector:
+            header += ["gymnasium NumPy vector env steps/s", "twin / NumPy"]
+    return header + ["hand-fused steps/s", "twin / fused"]
+
+
+def throughput_table(env_id: str, with_numpy_vector: bool, batches=BATCHES, device: torch.device = CPU, with_gym: bool = True) -> list[list[str]]:
+    """Rows of :func:`throughput_header`'s columns, one per batch size. The twin and the
+    hand-fused loop run on ``device``; gymnasium's envs are numpy, so their policy runs on the CPU."""
     policy = make_policy(env_id)
     params = population_params(policy, env_id)
+    on_device = params.to(device)
     horizon = 200
     rows = []
-    for batch in BATCHES:
+    for batch in batches:
         episodes = batch // POPULATION
         print(f"  {env_id} batch {batch} ...", file=sys.stderr, flush=True)
-        twin = framework_rate(policy, params, make_twin(env_id, batch), episodes, horizon)
-        sync_env = GymVectorEnv(env_id, batch, vectorization="gymnasium_sync")
-        sync = framework_rate(policy, params, sync_env, episodes, max(4, 12800 // batch))
-        sync_env.close()
-        numpy_vec = None
-        if with_numpy_vector:
-            vector_env = GymVectorEnv(env_id, batch, vectorization="vector_entry_point")
-            numpy_vec = framework_rate(policy, params, vector_env, episodes, horizon)
-            vector_env.close()
-        fused = fused_rate(env_id, policy, params, episodes, horizon)
-        row = [env_id, f"{batch:,}", f"{twin:,.0f}", f"{sync:,.0f}", f"{twin / sync:.0f}x"]
-        if with_numpy_vector:
-            row += [f"{numpy_vec:,.0f}", f"{twin / numpy_vec:.2f}x"]
+        twin = framework_rate(policy, on_device, make_twin(env_id, batch, device=device), episodes, horizon)
+        row = [env_id, f"{batch:,}", f"{twin:,.0f}"]
+        if device.type != "cpu":  # the named alternative of a device: the same twin on the CPU, in this run
+            on_cpu = framework_rate(policy, params, make_twin(env_id, batch), episodes, horizon)
+            row += [f"{on_cpu:,.0f}", f"{twin / on_cpu:.2f}x"]
+        if with_gym:
+            sync_env = GymVectorEnv(env_id, batch, vectorization="gymnasium_sync")
+            sync = framework_rate(policy, params, sync_env, episodes, max(4, 12800 // batch))
+            sync_env.close()
+            row += [f"{sync:,.0f}", f"{twin / sync:.0f}x"]
+            if with_numpy_vector:
+                vector_env = GymVectorEnv(env_id, batch, vectorization="vector_entry_point")
+                numpy_vec = framework_rate(policy, params, vector_env, episodes, horizon)
+                vector_env.close()
+                row += [f"{numpy_vec:,.0f}", f"{twin / numpy_vec:.2f}x"]
+        fused = fused_rate(env_id, policy, on_device, episodes, horizon)
         row += [f"{fused:,.0f}", f"{twin / fused:.0%}"]
         rows.append(row)
     return rows
 
 
-def layout_table() -> list[list[str]]:
+def layout_table(batches=BATCHES, device: torch.device = CPU) -> list[list[str]]:
     """One network step (2 ticks) in each layout, conversions included, at the table's shapes.
 
     rows: rlfree's FreeNetwork.step, (P, B, K) @ (P, K, A). columns: the same step written as
@@ -177,17 +244,17 @@ def layout_table() -> list[list[str]]:
     """
     policy = make_policy("CartPole-v1")
     spec = policy.spec
-    params = population_params(policy, "CartPole-v1")
+    params = population_params(policy, "CartPole-v1").to(device)
     network = policy.network(params)
     P, A, I = POPULATION, spec.n_activations, spec.n_inputs
     W = params.reshape(P, A, spec.n_columns)
     bias_col, w_in, w_rec = W[:, :, :1].contiguous(), W[:, :, 1 : 1 + I].contiguous(), W[:, :, 1 + I :].contiguous()
     rows = []
-    for batch in BATCHES:
+    for batch in batches:
         B = batch // P
-        obs = torch.randn(P * B, I)
+        obs = torch.randn(P * B, I).to(device)
         a_rows = network.initial_activations(B)
-        a_cols = torch.zeros(P, A, B)
+        a_cols = torch.zeros(P, A, B, device=device)
 
         def step_rows():
             network.step(obs.reshape(P, B, I), a_rows)
@@ -201,8 +268,8 @@ def layout_table() -> list[list[str]]:
                 a = tanh_(torch.baddbmm(drive, w_rec, a))
             return int(a[:, : spec.n_outputs].transpose(1, 2).reshape(P * B, -1).shape[0] > 0)
 
-        row_s, row_n = timed(step_rows, 0.3)
-        col_s, col_n = timed(step_columns, 0.3)
+        row_s, row_n = timed(step_rows, 0.3, device)
+        col_s, col_n = timed(step_columns, 0.3, device)
         row_us, col_us = row_s / row_n * 1e6, col_s / col_n * 1e6
         rows.append([f"{batch:,}", f"{row_us:.1f}", f"{col_us:.1f}", f"{col_us / row_us:.2f}x"])
     return rows
@@ -238,8 +305,14 @@ def solve_row(label: str, times, generations, steps, reference: float) -> list[s
     ]
 
 
-def command_times(seeds: list[int]) -> tuple[list[float], list[float], list[int], list[int]]:
-    """The README's command itself, ``rlfree train --env CartPole-v1 --seed S``, as a user runs it.
+def command_flags(device: torch.device) -> list[str]:
+    """The README's training command's flags, and ``--device`` when it is not the CPU."""
+    return ["--env", "CartPole-v1"] + ([] if device.type == "cpu" else ["--device", str(device)])
+
+
+def command_times(seeds: list[int], device: torch.device = CPU) -> tuple[list[float], list[float], list[int], list[int]]:
+    """The README's command itself, ``rlfree train --env CartPole-v1 --seed S``, as a user runs it
+    (with ``--device`` when it is not the CPU).
 
     Returns (training seconds as the command prints them, whole-process wall seconds incl.
     interpreter start and imports, generations, env steps).
@@ -248,10 +321,10 @@ def command_times(seeds: list[int]) -> tuple[list[float], list[float], list[int]
     pattern = re.compile(r"after (\d+) generations, ([\d,]+) env steps, ([\d.]+) s of training")
     with tempfile.TemporaryDirectory() as logdir:
         for seed in seeds:
-            print(f"  rlfree train --env CartPole-v1 --seed {seed} ...", file=sys.stderr, flush=True)
+            print(f"  rlfree train {' '.join(command_flags(device))} --seed {seed} ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, "-m", "rlfree", "train", "--env", "CartPole-v1", "--seed", str(seed), "--logdir", logdir],
+                [sys.executable, "-m", "rlfree", "train", *command_flags(device), "--seed", str(seed), "--logdir", logdir],
                 capture_output=True, text=True,
             )
             wall.append(time.perf_counter() - started)
@@ -267,19 +340,24 @@ def command_times(seeds: list[int]) -> tuple[list[float], list[float], list[int]
     return training, wall, generations, steps
 
 
-def solve_times(seeds: list[int]) -> list[list[str]]:
-    training, wall, generations, steps = command_times(seeds)
-    twin = solve(seeds, {"env": {"backend": "torch"}}, "twin backend")
-    gym_backend = solve(seeds, {"env": {"backend": "gym"}}, "gym backend")
+def solve_times(seeds: list[int], device: torch.device = CPU, with_gym: bool = True) -> list[list[str]]:
+    """The command's rows, then in-process: the twin on ``device`` (the reference), the twin on
+    the CPU when ``device`` is another, and gymnasium's backend (numpy envs, on the CPU)."""
+    training, wall, generations, steps = command_times(seeds, device)
+    on = "" if device.type == "cpu" else f" on {device}"
+    twin = solve(seeds, {"env": {"backend": "torch", "device": str(device)}}, f"twin backend{on}")
     reference = statistics.median(twin[0])
-    command_row = solve_row("`rlfree train --env CartPole-v1` (twin), training", training, generations, steps, reference)
-    wall_row = solve_row("the same command, whole process (interpreter start, imports, logging)", wall, generations, steps, reference)
-    return [
-        command_row,
-        wall_row,
-        solve_row("twin (torch) backend, in-process", *twin, reference),
-        solve_row("gymnasium backend (gym.make copies, sync), in-process", *gym_backend, reference),
+    rows = [
+        solve_row(f"`rlfree train {' '.join(command_flags(device))}` (twin), training", training, generations, steps, reference),
+        solve_row("the same command, whole process (interpreter start, imports, logging)", wall, generations, steps, reference),
+        solve_row(f"twin (torch) backend{on}, in-process", *twin, reference),
     ]
+    if device.type != "cpu":
+        rows.append(solve_row("twin (torch) backend on cpu, in-process", *solve(seeds, {"env": {"backend": "torch"}}, "twin backend on cpu"), reference))
+    if with_gym:
+        gym_backend = solve(seeds, {"env": {"backend": "gym"}}, "gym backend")
+        rows.append(solve_row("gymnasium backend (gym.make copies, sync), in-process", *gym_backend, reference))
+    return rows
 
 
 GYM_VECTORIZATIONS = {
@@ -336,10 +414,10 @@ WALK_OPTIONS = {
 }
 
 
-def walk_options(seeds: list[int]) -> list[list[str]]:
+def walk_options(seeds: list[int], device: torch.device = CPU) -> list[list[str]]:
     rows, reference = [], None
     for label, overrides in WALK_OPTIONS.items():
-        overrides = {**overrides, "run": {"generations": 100}}
+        overrides = {**overrides, "run": {"generations": 100}, "env": {"device": str(device)}}
         result = solve(seeds, overrides, label)
         reference = reference or statistics.median(result[0])
         rows.append(solve_row(label, *result, reference))
@@ -358,6 +436,15 @@ def main(argv=None, prog: str | None = None) -> int:
     parser.add_argument("--skip-solve", action="store_true", help="leave out the time-to-solve runs")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 for time-to-solve (default: 5)")
     parser.add_argument("--skip-walk", action="store_true", help="leave out the comparison of the walk's options")
+    parser.add_argument("--skip-gym", action="store_true",
+                        help="leave out gymnasium's own envs: the SyncVectorEnv and NumPy vector env columns, the gym-backend table "
+                             "and the gymnasium backend's time to solve")
+    parser.add_argument("--device", default="cpu",
+                        help="torch device of the twin, the hand-fused loop, the layout step and the twin's trainings: cpu, cuda, "
+                             "cuda:1, ...; not cpu adds the same twin on the CPU beside it (default: cpu)")
+    parser.add_argument("--batches", type=parse_batches, default=BATCHES, metavar="B,B,...",
+                        help=f"batch sizes of the throughput and layout tables, multiples of {POPULATION} "
+                             f"(default: {','.join(map(str, BATCHES))})")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, as the trainer's default (default: 1)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE")
     args = parser.parse_args(argv)
@@ -368,29 +455,42 @@ def main(argv=None, prog: str | None = None) -> int:
     if args.seeds < 1:
         print(f"{prog}: error: --seeds {args.seeds} is not accepted: use 1 or more", file=sys.stderr)
         return 2
-    out = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, gymnasium {gym.__version__}"]
+    try:
+        check_device(args.device)
+    except ConfigError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    device, with_gym = torch.device(args.device), not args.skip_gym
+    on = "" if device.type == "cpu" else f" on {device}"
+    out = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, gymnasium {gym.__version__}"
+           + ("" if device.type == "cpu" else device_line(device))]
 
-    header = ["task", "batch", "twin steps/s", "SyncVectorEnv steps/s", "twin / sync", "gymnasium NumPy vector env steps/s",
-              "twin / NumPy", "hand-fused steps/s", "twin / fused"]
-    out += ["", "Policy + environment steps per second (free network, hidden 16, 2 ticks):", "", markdown(header, throughput_table("CartPole-v1", True))]
-    short = [h for h in header if "NumPy" not in h]
-    rows = throughput_table("Acrobot-v1", False) + throughput_table("Pendulum-v1", False)
+    caption = "Policy + environment steps per second (free network, hidden 16, 2 ticks)"
+    if device.type != "cpu":
+        caption += f"; the twin and the hand-fused loop on {device}, beside the same twin on the CPU"
+        if with_gym:
+            caption += "; gymnasium's SyncVectorEnv and NumPy vector env on the CPU (their envs are numpy), the policy with them"
+    header = throughput_header(device, with_gym, with_numpy_vector=True)
+    out += ["", caption + ":", "", markdown(header, throughput_table("CartPole-v1", True, args.batches, device, with_gym))]
+    short = throughput_header(device, with_gym, with_numpy_vector=False)
+    rows = throughput_table("Acrobot-v1", False, args.batches, device, with_gym) + throughput_table("Pendulum-v1", False, args.batches, device, with_gym)
     out += ["", markdown(short, rows)]
-    out += ["", "One network step (2 ticks), microseconds, by memory layout (64 members, hidden 16):", "",
-            markdown(["batch", "rows (P,B,K)@(P,K,A): rlfree", "columns W@(P,K,B)", "columns / rows"], layout_table())]
-    out += ["", f"The gym backend: one generation of 64 members x 2 episodes, the shipped agent perturbed (sigma 0.1), seconds ({os.cpu_count()} cores):", "",
-            markdown(["task", "vectorization", "seconds", "env steps counted", "speed-up over SyncVectorEnv"], gym_backend_table())]
+    out += ["", f"One network step (2 ticks), microseconds, by memory layout (64 members, hidden 16){on}:", "",
+            markdown(["batch", "rows (P,B,K)@(P,K,A): rlfree", "columns W@(P,K,B)", "columns / rows"], layout_table(args.batches, device))]
+    if with_gym:
+        where = "" if device.type == "cpu" else "; gymnasium's envs, so on the CPU"
+        out += ["", f"The gym backend: one generation of 64 members x 2 episodes, the shipped agent perturbed (sigma 0.1), seconds ({os.cpu_count()} cores{where}):", "",
+                markdown(["task", "vectorization", "seconds", "env steps counted", "speed-up over SyncVectorEnv"], gym_backend_table())]
     if not args.skip_solve:
         seeds = list(range(args.seeds))
-        out += ["", f"Time to solve CartPole-v1 (preset; seconds from the first generation to the passing check on gymnasium; seeds {seeds[0]}-{seeds[-1]}):", "",
-                markdown(["backend", "seconds per seed", "median s", "generations", "median env steps", "time / twin's"], solve_times(seeds))]
+        out += ["", f"Time to solve CartPole-v1 (preset; seconds from the first generation to the passing check on gymnasium; seeds {seeds[0]}-{seeds[-1]}{'; twin' + on if on else ''}):", "",
+                markdown(["backend", "seconds per seed", "median s", "generations", "median env steps", "time / twin's"], solve_times(seeds, device, with_gym))]
     if not args.skip_walk:
         seeds = list(range(args.seeds))
-        out += ["", f"The walk's options on CartPole-v1 (twin backend, at most 100 generations; seeds {seeds[0]}-{seeds[-1]}):", "",
-                markdown(["walk", "seconds per seed", "median s", "generations", "median env steps", "time / defaults'"], walk_options(seeds))]
+        out += ["", f"The walk's options on CartPole-v1 (twin backend{on}, at most 100 generations; seeds {seeds[0]}-{seeds[-1]}):", "",
+                markdown(["walk", "seconds per seed", "median s", "generations", "median env steps", "time / defaults'"], walk_options(seeds, device))]
     text = "\n".join(out)
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text + "\n")
     return 0
-

@@ -175,9 +175,9 @@ def test_generations_on_a_device_move_the_centre_as_on_the_cpu(device):
     target = torch.linspace(-1.0, 1.0, 8, dtype=F64)
     for config in configs:
         for dtype, rtol in ((F64, 1e-12), (torch.float32, 1e-5)):
-            returns_of = noisy_quadratic(target, noise=0.5, seed=99)  # a CPU generator: the same noise on each device
             walks = {}
             for where in dict.fromkeys(["cpu", device]):
+                returns_of = noisy_quadratic(target, noise=0.5, seed=99)  # a fresh CPU generator per device: the same noise on each
                 walk = make_optimiser(config, torch.zeros(8, dtype=dtype, device=where), 5)
                 for _ in range(3):
                     params = walk.ask()

@@ -1,9 +1,15 @@
-"""scripts/zoo.py: the threshold every algorithm is timed to, the comparison table, bad input, a whole run."""
+"""scripts/zoo.py: the threshold every algorithm is timed to, the comparison table, bad input, a whole run,
+and the baselines' zoo entries for the continuous-control tasks with their normalised evaluation."""
 
+import argparse
+import sys
+import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from rlfree.commands import zoo
 
@@ -91,3 +97,175 @@ def test_baselines_run_on_the_same_check_and_table(tmp_path, capsys):
     ppo_final = float(row[7].split(" ± ")[0])
     assert 8.0 <= ppo_final <= 500.0  # a real score of gymnasium's CartPole, not a placeholder
     assert row[-2].endswith("x") and row[-1].endswith("x")
+
+
+# -- the continuous-control entries (rl-baselines3-zoo's MuJoCo and Box2D settings) --------------
+NEW_TASKS = ["Swimmer-v5", "HalfCheetah-v5", "Hopper-v5", "BipedalWalker-v3", "LunarLanderContinuous-v3"]
+# the model attributes that hold an entry's setting as the entry writes it
+SETTINGS = ["n_steps", "batch_size", "gamma", "gae_lambda", "n_epochs", "ent_coef", "max_grad_norm", "vf_coef",
+            "n_delta", "n_top", "alive_bonus_offset", "learning_rate", "clip_range", "delta_std"]
+
+
+def at_start(model, name: str) -> float:
+    """A setting's value at the start of training: SB3 keeps some as schedules of the progress remaining (1 -> 0)."""
+    value = getattr(model, f"{name}_schedule" if name == "delta_std" else name)
+    return value(1.0) if callable(value) else value
+
+
+@pytest.mark.parametrize("algo", ["PPO", "ARS"])
+@pytest.mark.parametrize("env_id", NEW_TASKS)
+def test_the_new_entries_build_their_model_and_env_as_the_zoo_sets_them(algo, env_id):
+    entry = (zoo.PPO_ZOO if algo == "PPO" else zoo.ARS_ZOO)[env_id]
+    model, budget = zoo.baseline_model(algo, env_id, seed=0)
+    try:
+        assert budget == int(entry["n_timesteps"]) and model.get_env().num_envs == entry["n_envs"]
+        for name in SETTINGS:
+            if name in entry:
+                assert at_start(model, name) == entry[name], name
+        normalize = entry.get("normalize", False)
+        vec_normalize = model.get_vec_normalize_env()
+        assert (vec_normalize is not None) == bool(normalize)
+        if normalize:
+            expected = normalize if isinstance(normalize, dict) else dict(norm_obs=True, norm_reward=True)
+            assert (vec_normalize.norm_obs, vec_normalize.norm_reward) == (expected["norm_obs"], expected["norm_reward"])
+            if "gamma" in entry:  # the reward's running return is discounted as the algorithm discounts
+                assert vec_normalize.gamma == entry["gamma"]
+    finally:
+        model.get_env().close()
+
+
+def test_the_mujoco_ppo_policies_are_the_zoos_relu_256_256_with_log_std_minus_2():
+    model, _ = zoo.baseline_model("PPO", "HalfCheetah-v5", seed=0)
+    layers = [m for m in model.policy.mlp_extractor.policy_net]
+    assert [(m.in_features, m.out_features) for m in layers if hasattr(m, "out_features")] == [(17, 256), (256, 256)]
+    assert all(isinstance(m, torch.nn.ReLU) for m in layers if not hasattr(m, "out_features"))
+    assert np.allclose(model.policy.log_std.detach().numpy(), -2.0)
+    model.get_env().close()
+
+
+def test_ppo_is_evaluated_on_its_training_statistics_frozen_when_the_evaluation_starts():
+    model, _ = zoo.baseline_model("PPO", "Swimmer-v5", seed=0)
+    venv, vec_normalize = model.get_env(), model.get_vec_normalize_env()
+    rng = np.random.default_rng(0)
+    venv.reset()
+    for _ in range(20):  # a few training steps: VecNormalize updates its statistics
+        venv.step(rng.uniform(-1, 1, (venv.num_envs, 2)).astype(np.float32))
+    assert vec_normalize.obs_rms.count > 80
+    obs = np.stack([gym.make("Swimmer-v5").reset(seed=s)[0] for s in (11, 12, 13)])  # raw, as play feeds them
+    act = zoo.frozen_policy(model)
+    then = model.predict(vec_normalize.normalize_obs(obs), deterministic=True)[0]
+    np.testing.assert_allclose(act(obs), then, rtol=1e-6)
+    # the silent bug: the raw observations give other actions
+    assert not np.allclose(act(obs), model.predict(obs.astype(np.float32), deterministic=True)[0], atol=1e-3)
+    count = vec_normalize.obs_rms.count
+    returns = zoo.play("Swimmer-v5", act, [21, 22])
+    assert vec_normalize.obs_rms.count == count and np.isfinite(returns).all()  # evaluating does not train the statistics
+    for _ in range(20):  # training goes on: the statistics move, the evaluation that began keeps its own
+        venv.step(rng.uniform(-1, 1, (venv.num_envs, 2)).astype(np.float32))
+    np.testing.assert_allclose(act(obs), then, rtol=1e-6)
+    np.testing.assert_allclose(zoo.frozen_policy(model)(obs), model.predict(vec_normalize.normalize_obs(obs), deterministic=True)[0], rtol=1e-6)
+    assert not np.allclose(zoo.frozen_policy(model)(obs), then, atol=1e-6)
+    venv.close()
+    zoo.close_envs()
+
+
+def test_ars_trains_on_hoppers_shifted_reward_and_is_scored_on_its_own_through_its_statistics():
+    model, _ = zoo.baseline_model("ARS", "Hopper-v5", seed=0)
+    assert model.alive_bonus_offset == -1
+    model.learn(1)  # one update: 2 * 8 episodes, which update the observation statistics
+    vec_normalize = model.get_vec_normalize_env()
+    assert vec_normalize.obs_rms.count > 16
+    act = zoo.frozen_policy(model)
+    seeds = [31, 32]
+    returns = zoo.play("Hopper-v5", act, seeds)
+    expected = []
+    for seed in seeds:  # gymnasium's own env and reward, the policy fed normalised observations
+        env = gym.make("Hopper-v5")
+        obs, _ = env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            action = model.predict(vec_normalize.normalize_obs(obs[None]), deterministic=True)[0][0]
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += reward
+            done = terminated or truncated
+        expected.append(total)
+    # not bitwise: the policy's float32 product differs in its last bits between a batch of 2 and of 1
+    np.testing.assert_allclose(returns, expected, rtol=1e-6)
+    model.get_env().close()
+    zoo.close_envs()
+
+
+def test_ars_swimmer_has_no_normalisation_and_plays_raw_observations():
+    model, _ = zoo.baseline_model("ARS", "Swimmer-v5", seed=0)
+    assert model.get_vec_normalize_env() is None  # the zoo's normalize line is commented out
+    obs = np.random.default_rng(1).normal(size=(3, 8))
+    np.testing.assert_array_equal(zoo.frozen_policy(model)(obs), model.predict(obs, deterministic=True)[0])
+    model.get_env().close()
+
+
+def test_a_baseline_stops_at_the_time_limit_within_an_update_and_its_final_score_is_not_timed(monkeypatch):
+    final_seeds = zoo.FINAL_SEEDS[:2]
+    monkeypatch.setattr(zoo, "FINAL_SEEDS", final_seeds)
+    play = zoo.play
+
+    def slow_final_score(env_id, act, seeds, vectorization="sync"):
+        if seeds == final_seeds:
+            time.sleep(2.0)
+        return play(env_id, act, seeds, vectorization)
+
+    monkeypatch.setattr(zoo, "play", slow_final_score)
+    args = argparse.Namespace(time_limit=0.5, eval_every=10**9, cheap_episodes=1, free_evals=False)
+    outcome = zoo.run_baseline("PPO", "Swimmer-v5", 360.0, 0, args)
+    # PPO's first update waits for 4 x 1,024 steps (seconds here): the limit cuts it short
+    assert not outcome.solved and 0 < outcome.steps < 4 * 1024
+    assert 0.5 <= outcome.seconds < 1.5
+    zoo.close_envs()
+
+
+def test_a_preset_whose_env_needs_a_missing_mujoco_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "Swimmer-v5.toml").write_text('[env]\nenv = "Swimmer-v5"\n')
+    monkeypatch.setenv("RLFREE_AGENTS", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "mujoco", None)  # as without the mujoco extra
+    for name in [name for name in sys.modules if name.startswith("gymnasium.envs.mujoco")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert zoo.main(["--tasks", "Swimmer-v5", "--compare"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'Swimmer-v5' cannot be made: MuJoCo is not installed" in err
+
+
+SWIMMER_PRESET = """[env]
+env = "Swimmer-v5"
+backend = "gym"
+
+[network]
+hidden = 0
+ticks = 1
+activation = "identity"
+feed_forward = true
+normalize_obs = true
+action_mapping = "clip"
+
+[walk]
+population = 4
+top_directions = 1
+
+[run]
+horizon = 20
+eval_freq = 1000
+generations = 3
+"""
+
+
+@pytest.mark.slow
+def test_a_mujoco_task_with_a_preset_runs_beside_ppo_and_ars(tmp_path, monkeypatch):
+    (tmp_path / "Swimmer-v5.toml").write_text(SWIMMER_PRESET)
+    monkeypatch.setenv("RLFREE_AGENTS", str(tmp_path))
+    monkeypatch.setattr(zoo, "FINAL_SEEDS", zoo.FINAL_SEEDS[:2])  # a final score of 2 episodes of 1,000 steps
+    report = tmp_path / "zoo.md"
+    argv = ["--tasks", "Swimmer-v5", "--seeds", "1", "--compare", "--time-limit", "1", "--markdown", str(report)]
+    assert zoo.main(argv) == 0
+    row = table_row(report.read_text(), "Swimmer-v5")
+    assert row[1] == "360"  # gymnasium's threshold
+    assert row[2] == "0/1" and row[6] == "0/1" and row[10] == "0/1"  # nobody swims 360 in a second
+    for mean_std in (row[3], row[7], row[11]):  # real scores of gymnasium's Swimmer, not placeholders
+        assert np.isfinite(float(mean_std.split(" ± ")[0]))

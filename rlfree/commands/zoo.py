@@ -24,14 +24,20 @@ all), the same targets and the same evaluation:
 - After each policy update, once at least ``--eval-every`` training steps have passed since the
   last one, the deterministic policy plays ``--cheap-episodes`` held-out episodes of gymnasium's
   env (the stand-in for rlfree's evaluation of its centre on 100 held-out episodes, which plays
-  in the population's batch). Their time is counted, as rlfree's evaluations are; with
-  ``--free-evals`` it is not (the baselines are then timed as if evaluating were free).
+  in the population's batch): its observations normalised by the training run's VecNormalize
+  statistics of that moment, frozen, as rl-zoo evaluates (frozen_policy), and its returns the
+  env's own rewards (ARS's alive_bonus_offset shifts training only). Their time is counted, as
+  rlfree's evaluations are; with ``--free-evals`` it is not (the baselines are then timed as if
+  evaluating were free).
 - When the cheap mean reaches the target, the policy plays 100 fresh held-out episodes of
   gymnasium's env, built exactly as rlfree's target check builds them (gymnasium's own vector
   implementation where it ships one, else ``gym.make`` copies in this process; seeds from the
   same held-out range).
   The run is solved when that mean reaches the target; this check is counted, as rlfree's is.
 - Steps to target are the training steps (``num_timesteps``), evaluation episodes not counted.
+- rlfree's presets for tasks with a MuJoCo or Box2D env (``pip install rlfree[mujoco]`` or
+  ``rlfree[box2d]``) run like any other; without the package the task is refused in one line
+  before anything trains. ``RLFREE_AGENTS=DIR`` takes the presets from DIR instead of agents/.
 - Every algorithm gets the same torch thread count (``--threads``, rlfree's default 1) and the
   same ``--time-limit`` of counted seconds per run; a run that hits it or ends its budget
   (rlfree: the preset's generations; the baselines: the zoo's n_timesteps) is "not solved".
@@ -44,6 +50,7 @@ more than half of the seeds, so that its median is only a lower bound).
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import shlex
 import statistics
@@ -72,8 +79,16 @@ from rlfree.vector import GymVectorEnv, MissingDependencyError, check_dependenci
 
 FINAL_SEEDS = [1_500_000_000 + i for i in range(100)]  # rlfree watch's default seeds: held out
 
-# rl-baselines3-zoo, hyperparams/ppo.yml ("Tuned" where the file says so). LunarLander-v3 uses
-# the file's LunarLander-v2 entry (v3 fixed bugs of v2, same task). "lin_X" is X decayed linearly to 0.
+# rl-baselines3-zoo's hyperparams/ppo.yml and ars.yml, as they stand at its commit 22e3ff2 (2026-04-23;
+# "Tuned" where the files say so). "lin_X" is X decayed linearly to 0. The files name MuJoCo's v4 envs
+# (v3 before 2024); we run gymnasium's v5: the same bodies, observations and rewards, except that Hopper-v5
+# gives its healthy reward only while healthy (v4 gave it on every step, a bug gymnasium fixed).
+# normalize=True is VecNormalize on observations and rewards (gamma = the entry's gamma, as rl-zoo
+# passes it); a dict gives VecNormalize's own arguments.
+_PPO_MUJOCO_POLICY = dict(log_std_init=-2, ortho_init=False, activation_fn=torch.nn.ReLU,
+                          net_arch=dict(pi=[256, 256], vf=[256, 256]))
+_PPO_LUNAR = dict(n_envs=16, n_timesteps=1e6, policy="MlpPolicy", n_steps=1024, batch_size=64, gae_lambda=0.98,
+                  gamma=0.999, n_epochs=4, ent_coef=0.01)
 PPO_ZOO: dict[str, dict] = {
     "CartPole-v1": dict(n_envs=8, n_timesteps=1e5, policy="MlpPolicy", n_steps=32, batch_size=256, gae_lambda=0.8,
                         gamma=0.98, n_epochs=20, ent_coef=0.0, learning_rate="lin_0.001", clip_range="lin_0.2"),
@@ -87,21 +102,48 @@ PPO_ZOO: dict[str, dict] = {
                                      policy_kwargs=dict(log_std_init=-3.29, ortho_init=False)),
     "Pendulum-v1": dict(n_envs=4, n_timesteps=1e5, policy="MlpPolicy", n_steps=1024, gae_lambda=0.95, gamma=0.9,
                         n_epochs=10, ent_coef=0.0, learning_rate=1e-3, clip_range=0.2, use_sde=True, sde_sample_freq=4),
-    "LunarLander-v3": dict(n_envs=16, n_timesteps=1e6, policy="MlpPolicy", n_steps=1024, batch_size=64, gae_lambda=0.98,
-                           gamma=0.999, n_epochs=4, ent_coef=0.01),
+    "LunarLander-v3": _PPO_LUNAR,
+    "LunarLanderContinuous-v3": _PPO_LUNAR,  # the file repeats LunarLander-v3's entry
+    "BipedalWalker-v3": dict(normalize=True, n_envs=32, n_timesteps=5e6, policy="MlpPolicy", n_steps=2048, batch_size=64,
+                             gae_lambda=0.95, gamma=0.999, n_epochs=10, ent_coef=0.0, learning_rate=3e-4, clip_range=0.18),
+    # "tuned": the file's mujoco-defaults (normalize, 1e6 steps, MlpPolicy, one env) and its own settings
+    "Swimmer-v5": dict(normalize=True, n_envs=4, n_timesteps=1e6, policy="MlpPolicy", gamma=0.9999, n_steps=1024,
+                       batch_size=256, learning_rate=6e-4, gae_lambda=0.98),
+    "HalfCheetah-v5": dict(normalize=True, n_envs=1, n_timesteps=1e6, policy="MlpPolicy", batch_size=64, n_steps=512,
+                           gamma=0.98, learning_rate=2.0633e-05, ent_coef=0.000401762, clip_range=0.1, n_epochs=20,
+                           gae_lambda=0.92, max_grad_norm=0.8, vf_coef=0.58096, policy_kwargs=_PPO_MUJOCO_POLICY),
+    "Hopper-v5": dict(normalize=True, n_envs=1, n_timesteps=1e6, policy="MlpPolicy", batch_size=32, n_steps=512,
+                      gamma=0.999, learning_rate=9.80828e-05, ent_coef=0.00229519, clip_range=0.2, n_epochs=5,
+                      gae_lambda=0.99, max_grad_norm=0.7, vf_coef=0.835671, policy_kwargs=_PPO_MUJOCO_POLICY),
 }
 
-# rl-baselines3-zoo, hyperparams/ars.yml: most entries inherit Pendulum-v1's ("&pendulum-params").
+# ars.yml: the classic-control entries inherit Pendulum-v1's ("&pendulum-params"). alive_bonus_offset is
+# added to every training step's reward (sb3-contrib ARS: return + offset * episode length, in
+# evaluate_candidates only): the held-out evaluations, the check and the final score use the env's own
+# reward, as rlfree's --reward-shift does. The file heads its MuJoCo entries "Params closest to original paper".
 _ARS_PENDULUM = dict(n_envs=1, n_timesteps=2e6, policy="MlpPolicy", normalize=dict(norm_obs=True, norm_reward=False),
                      learning_rate=0.018, n_delta=4, n_top=1, delta_std=0.1, policy_kwargs=dict(net_arch=[16]),
                      zero_policy=False)
+_ARS_OBS_ONLY = dict(norm_obs=True, norm_reward=False)
 ARS_ZOO: dict[str, dict] = {
     "CartPole-v1": dict(n_envs=1, n_timesteps=5e4, policy="LinearPolicy", n_delta=2),
     "Pendulum-v1": _ARS_PENDULUM,
     "Acrobot-v1": {**_ARS_PENDULUM, "n_timesteps": 5e5},
     "MountainCar-v0": {**_ARS_PENDULUM, "n_delta": 8, "n_timesteps": 5e5},
     "MountainCarContinuous-v0": {**_ARS_PENDULUM, "n_timesteps": 5e5, "delta_std": 0.2},
-    "LunarLander-v3": {**_ARS_PENDULUM, "n_delta": 6, "n_timesteps": 2e6},  # the file's LunarLander-v2 ("TO BE Tuned")
+    "LunarLander-v3": {**_ARS_PENDULUM, "n_delta": 6, "n_timesteps": 2e6},  # "TO BE Tuned"
+    "LunarLanderContinuous-v3": {**_ARS_PENDULUM, "n_timesteps": 2e6},
+    # "Almost tuned"; zero_policy left at ARS's default (True), as the file leaves it
+    "BipedalWalker-v3": dict(n_envs=1, n_timesteps=1e8, policy="MlpPolicy", learning_rate=0.02, delta_std=0.0075,
+                             n_delta=64, n_top=32, alive_bonus_offset=-0.1, normalize=_ARS_OBS_ONLY,
+                             policy_kwargs=dict(net_arch=[16])),
+    # the file's normalize line is commented out: Swimmer learns on raw observations
+    "Swimmer-v5": dict(n_envs=1, n_timesteps=2e6, policy="LinearPolicy", learning_rate=0.02, delta_std=0.01, n_delta=1,
+                       n_top=1, alive_bonus_offset=0),
+    "Hopper-v5": dict(n_envs=1, n_timesteps=7e6, policy="LinearPolicy", learning_rate=0.01, delta_std=0.025, n_delta=8,
+                      n_top=4, alive_bonus_offset=-1, normalize=_ARS_OBS_ONLY),
+    "HalfCheetah-v5": dict(n_envs=1, n_timesteps=1.25e7, policy="LinearPolicy", learning_rate=0.02, delta_std=0.03,
+                           n_delta=32, n_top=4, alive_bonus_offset=0, normalize=_ARS_OBS_ONLY),
 }
 
 
@@ -205,10 +247,11 @@ def _schedule(value):
     return value
 
 
-def run_baseline(algo: str, env_id: str, target: float, seed: int, args) -> RunOutcome | None:
-    """PPO or ARS with the zoo's hyper-parameters; None when the zoo has none for this task."""
+def baseline_model(algo: str, env_id: str, seed: int):
+    """(model, n_timesteps): PPO or ARS with the zoo's hyper-parameters on its training env, built as
+    rl-zoo's train.py builds them (make_vec_env, then VecNormalize where the entry asks); None when
+    the zoo has no entry for this task."""
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
     from sb3_contrib import ARS
@@ -216,7 +259,7 @@ def run_baseline(algo: str, env_id: str, target: float, seed: int, args) -> RunO
     table = PPO_ZOO if algo == "PPO" else ARS_ZOO
     if env_id not in table:
         return None
-    hyper = dict(table[env_id])
+    hyper = copy.deepcopy(table[env_id])  # the entries share their policy_kwargs dicts
     n_envs, budget, policy = hyper.pop("n_envs"), int(hyper.pop("n_timesteps")), hyper.pop("policy")
     normalize = hyper.pop("normalize", False)
     venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
@@ -227,16 +270,44 @@ def run_baseline(algo: str, env_id: str, target: float, seed: int, args) -> RunO
         venv = VecNormalize(venv, **kwargs)
     hyper = {k: _schedule(v) for k, v in hyper.items()}
     model = (PPO if algo == "PPO" else ARS)(policy, venv, seed=seed, device="cpu", verbose=0, **hyper)
+    return model, budget
+
+
+def frozen_policy(model):
+    """``act(obs (N, *obs_shape) float) -> actions (N, *action_shape)``: the deterministic policy as
+    rl-zoo evaluates it.
+
+    A model trained behind VecNormalize saw normalised observations, so raw ones are normalised
+    here by a copy of its statistics taken now, VecNormalize's own formula: rl-zoo's evaluation
+    env copies the training statistics before each evaluation (sync_envs_normalization) and never
+    updates them (training=False). Playing gymnasium's env therefore neither moves the training
+    statistics nor sees any gathered after this call.
+    """
+    vec_normalize = model.get_vec_normalize_env()
+    if vec_normalize is None or not vec_normalize.norm_obs:
+        return lambda obs: model.predict(obs, deterministic=True)[0]
+    mean, var = vec_normalize.obs_rms.mean.copy(), vec_normalize.obs_rms.var.copy()
+    scale, clip = np.sqrt(var + vec_normalize.epsilon), vec_normalize.clip_obs
 
     def act(obs):
-        if isinstance(venv, VecNormalize):
-            obs = venv.normalize_obs(obs)  # the current statistics, not updated by evaluation
-        return model.predict(obs, deterministic=True)[0]
+        normalised = np.clip((obs - mean) / scale, -clip, clip).astype(np.float32)
+        return model.predict(normalised, deterministic=True)[0]
 
+    return act
+
+
+def run_baseline(algo: str, env_id: str, target: float, seed: int, args) -> RunOutcome | None:
+    """PPO or ARS with the zoo's hyper-parameters; None when the zoo has none for this task."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    built = baseline_model(algo, env_id, seed)
+    if built is None:
+        return None
+    model, budget = built
     check_kind = "vector_entry_point" if has_vector_entry_point(env_id) else "sync"
 
     class ThresholdCallback(BaseCallback):
-        """After each update: a cheap evaluation (not timed), and the 100-episode check (timed)."""
+        """After each update: a cheap evaluation (timed unless --free-evals), and the 100-episode check (timed)."""
 
         def _on_training_start(self) -> None:
             self.started, self.eval_seconds, self.last_eval, self.evals = time.perf_counter(), 0.0, 0, 0
@@ -250,6 +321,7 @@ def run_baseline(algo: str, env_id: str, target: float, seed: int, args) -> RunO
                 self.last_eval = self.num_timesteps
                 self.evals += 1
                 begun = time.perf_counter()
+                act = frozen_policy(model)  # the cheap evaluation and the check see the same statistics
                 cheap_seeds = episode_seeds(seed, self.evals, args.cheap_episodes, "eval").tolist()
                 cheap = play(env_id, act, cheap_seeds).mean()
                 self.eval_seconds += time.perf_counter() - begun
@@ -262,6 +334,9 @@ def run_baseline(algo: str, env_id: str, target: float, seed: int, args) -> RunO
                 raise _OutOfTime
 
         def _on_step(self) -> bool:
+            # also between updates: one of ARS's BipedalWalker-v3 updates plays 128 episodes
+            if self.counted() > args.time_limit:
+                raise _OutOfTime
             return True
 
     callback = ThresholdCallback()
@@ -269,11 +344,12 @@ def run_baseline(algo: str, env_id: str, target: float, seed: int, args) -> RunO
         model.learn(budget, callback=callback)
     except (_Solved, _OutOfTime):
         pass
-    final = play(env_id, act, FINAL_SEEDS)
-    venv.close()
+    stopped = callback.counted()  # before the final score, which no algorithm's clock counts
+    final = play(env_id, frozen_policy(model), FINAL_SEEDS)
+    model.get_env().close()
     if callback.solved_at is not None:
         return RunOutcome(True, callback.solved_at[0], callback.eval_seconds, callback.solved_at[1], final)
-    return RunOutcome(False, callback.counted(), callback.eval_seconds, model.num_timesteps, final)
+    return RunOutcome(False, stopped, callback.eval_seconds, model.num_timesteps, final)
 
 
 # -- tables -------------------------------------------------------------------------------------

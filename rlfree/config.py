@@ -114,7 +114,11 @@ class RunConfig:
     save_freq: int = _f(10, "write checkpoints/latest every this many generations")
     exp_name: str = _f("rlfree", "experiment name, part of the run folder's name: a plain name, no / or \\, not . or ..")
     logdir: str = _f("runs", "where run folders are made")
-    adapt_ties: bool = _f(False, "experimental, off by default (it hurt on the tasks of scripts/ties_report.py): when 9 in 10 of the walk's comparisons tie at the worst return for 10 generations in a row (a sparse reward), double sigma (up to 2) when no member scores above the worst return, else --episodes (up to 32), and say so")
+    adapt_ties: bool = _f(True, "when the members' returns tie (rlfree.ties): after 10 generations in which every member scored the same, double "
+                                "sigma (up to 1); when a member then scores above the rest, sigma goes back and the centre moves to that member if "
+                                "it beats the generation's median on each of eval_episodes held-out episodes; when 8 in 10 comparisons tie at the "
+                                "worst return over 10 generations and a policy's returns differ between episodes, double --episodes (up to 4); "
+                                "every change is printed and logged")
     progress: bool = _f(False, "a status line on stderr: rate, ETA against --generations, best centre against the target (always shown at a terminal; with -P also in a log, every 10 s); a generation past 5 s says how far it is, with or without -P")
 
 

@@ -11,17 +11,20 @@ With ``--reward-shift S`` the walk learns from its members' returns less S per s
 removal of a survival bonus); the centre's evaluations, the target check and every figure
 recorded keep the env's own reward, as the saved agent knows nothing of the shift. With
 ``--normalize-obs`` the members' observations of a generation are merged into the running
-statistics after it (:mod:`rlfree.obs_norm`), which a checkpoint holds exactly. Every figure is a function of (config, seed), so a resumed run continues exactly as if never
+statistics after it (:mod:`rlfree.obs_norm`), which a checkpoint holds exactly. When the
+members' returns tie, the tie adaptation (:mod:`rlfree.ties`) may widen sigma, move the centre
+to a member that broke the tie, or raise the episodes per member. Every figure is a function of (config, seed), so a resumed run continues exactly as if never
 stopped. A generation that would not fit in memory (:mod:`rlfree.memory`) is refused
 before anything large is allocated.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import gymnasium as gym
@@ -39,7 +42,7 @@ from rlfree.optimiser import VARIANTS, make_optimiser
 from rlfree.policy import Policy
 from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
 from rlfree.seeding import episode_seeds, weights_generator
-from rlfree.ties import Adaptation, TieAdaptation
+from rlfree.ties import TieAdaptation, TieState, from_numbers, to_numbers
 from rlfree.vector import GymVectorEnv, has_vector_entry_point
 from rlfree.weight_image import WeightLayout, colour_scale, weight_image
 
@@ -80,7 +83,9 @@ class GenerationRecord:
     eval_std: float | None = _tag("eval/std_reward")
     check_mean: float | None = _tag("eval/target_check")  # the target check on gymnasium's own env, when it ran
     weights: np.ndarray | None = field(default=None, repr=False, metadata={"image": "walk/W", "csv": False})  # the evaluated centre's picture
-    adapted: str | None = None  # what the tie adaptation changed after this generation ("episodes 1 -> 2")
+    episodes_per_member: int | None = _tag("walk/episodes_per_member")  # --episodes, which the tie adaptation may raise
+    tie_changes: int | None = _tag("walk/tie_changes")  # settings or centre the tie adaptation changed after this generation (0: none)
+    adapted: str | None = None  # what the tie adaptation changed after this generation, and why ("sigma 0.2 -> 0.4 (...)")
 
     HEADER = f"{'gen':>6} {'env steps':>11} {'pop mean':>9} {'pop max':>9} {'centre':>9} {'sigma':>7} {'ties':>5} {'steps/s':>10} {'elapsed':>8}"
 
@@ -94,8 +99,7 @@ class GenerationRecord:
         if self.check_mean is not None:
             line += f"  target check on gymnasium: {self.check_mean:.1f}"
         if self.adapted is not None:
-            line += (f"\n       most comparisons tied at the worst return for {TieAdaptation.patience} generations: {self.adapted}"
-                     " (--no-adapt-ties keeps the settings)")
+            line += f"\n       ties: {self.adapted} (--no-adapt-ties keeps the settings)"
         return line
 
 
@@ -139,6 +143,7 @@ class Trainer:
         # --normalize-obs: every observation the members were fed so far (rlfree.obs_norm)
         self.obs_stats = RunningStats.empty(self.policy.spec.n_inputs) if net.normalize_obs else None
         self.tie_adaptation = TieAdaptation() if run.adapt_ties else None
+        self.ties = TieState()  # its memory but for the tied streak, which RunState.tie_streak holds
         spec = self.policy.spec
         self.weight_layout = WeightLayout(spec.n_outputs, spec.n_hidden, spec.n_inputs)
         self.weight_scale = colour_scale(self.matrix(centre))  # from the initial weights: the same after a resume
@@ -164,9 +169,9 @@ class Trainer:
         params, seeds = self._with_evaluation_rows(members, centre, state.generation)
         rollout = self.evaluator.evaluate(params, seeds, max_steps=self.horizon, on_progress=self.on_progress)
         stats = self.optimiser.tell(*self._training_returns(rollout, len(members)))
-        adapted = self._adapt_to_ties(stats, state)
+        tie_changes, tie_reason, tie_steps = self._adapt_to_ties(stats, rollout, members, state)
 
-        steps, eval_mean, eval_std, check_mean = rollout.env_steps, None, None, None
+        steps, eval_mean, eval_std, check_mean = rollout.env_steps + tie_steps, None, None, None
         if len(params) > len(members):
             returns = rollout.returns[len(members) :].reshape(-1).to(torch.float64)
             eval_mean, eval_std = float(returns.mean()), float(returns.std(unbiased=False))
@@ -192,7 +197,9 @@ class Trainer:
             steps_per_second=steps / max(seconds, 1e-9), elapsed=state.elapsed,
             eval_mean=eval_mean, eval_std=eval_std, check_mean=check_mean,
             weights=weight_image(self.matrix(centre), self.weight_layout, self.weight_scale) if eval_mean is not None else None,
-            adapted=None if adapted is None else str(adapted),
+            episodes_per_member=self.config.run.episodes,
+            tie_changes=None if self.tie_adaptation is None else len(tie_changes),
+            adapted=f"{'; '.join(tie_changes)} ({tie_reason})" if tie_changes else None,
         )
         return Generation(record, best=best)
 
@@ -214,21 +221,71 @@ class Trainer:
             return (returns,)
         return returns - shift * rollout.lengths[:members].to(returns.dtype), returns
 
-    def _adapt_to_ties(self, stats: dict, state: RunState) -> Adaptation | None:
-        """Double sigma, or the episodes per member, when the walk has long learned nothing
-        (:mod:`rlfree.ties`). The new episodes go into the run's config, so a resumed run keeps them."""
+    def _adapt_to_ties(self, stats: dict, rollout: Rollout, members: torch.Tensor, state: RunState) -> tuple[list[str], str, int]:
+        """When the members' returns tie (:mod:`rlfree.ties`): widen sigma, move the centre to a
+        member that broke a tie and holds up on held-out episodes, or play more episodes.
+        -> (what changed, why, env steps of the held-out episodes played), printed and logged.
+        The new episodes go into the run's config and the adaptation's memory into every
+        checkpoint, so a resumed run goes on as this one would have."""
         if self.tie_adaptation is None:
-            return None
+            return [], "", 0
+        run, walk = self.config.run, self.optimiser
+        returns = rollout.returns.to(torch.float64)
+        own = returns[: len(members)]  # (members, E)
+        centre = returns[len(members) :].flatten()  # this generation's evaluation of the centre, if any
+        centre = centre[torch.isfinite(centre)]
+        # one policy scored differently on different episodes: the centre, above the floor now and then
+        # (at most as often as the rest of its episodes let comparisons tie), or a member over its own episodes
+        above = float((centre > stats["population_min"]).to(torch.float64).mean()) if centre.numel() else 0.0
+        finite = own[torch.isfinite(own).all(dim=1)]  # (members with finite returns, E)
+        member_varied = finite.numel() > 0 and bool((finite.amax(dim=1) > finite.amin(dim=1)).any())
+        varied = 0.0 < above <= 1.0 - self.tie_adaptation.threshold or member_varied
+        self.ties, decision = self.tie_adaptation.observe(
+            replace(self.ties, tied=state.tie_streak), all_tied=stats["population_max"] == stats["population_min"],
+            floor_tied_share=stats["floor_tied_share"], varied=varied, sigma=walk.sigma, episodes=run.episodes)
+        state.tie_streak = self.ties.tied
+        if decision is None:
+            return [], "", 0
+        changes, reason, steps = [], decision.reason, 0
+        if decision.take_best:
+            moved, outcome, steps = self._take_best_member(own, members, state)
+            changes += [outcome] if moved else []
+            reason += "" if moved else f"; {outcome}"
+        if decision.sigma is not None:
+            walk.sigma = decision.sigma.after  # saved with the optimiser's state
+            changes.append(str(decision.sigma))
+        if decision.episodes is not None and self._more_episodes(decision.episodes.after, state):
+            changes.append(str(decision.episodes))
+        return changes, reason, steps
+
+    def _take_best_member(self, returns: torch.Tensor, members: torch.Tensor, state: RunState) -> tuple[bool, str, int]:
+        """returns: (members, E) of this generation. The best member plays the run's
+        eval_episodes held-out episodes; if it scores above the generation's median return on
+        every one, the centre moves to it. -> (whether it moved, what happened, the env steps played)."""
         run = self.config.run
-        found = stats["population_max"] > stats["population_min"]
-        state.tie_streak, change = self.tie_adaptation.observe(stats["floor_tied_share"], found, state.tie_streak, run.episodes, self.optimiser.sigma)
-        if change is None:
-            return None
-        if change.setting == "episodes":
-            run.episodes = state.config["run"]["episodes"] = int(change.after)
-        else:
-            self.optimiser.sigma = change.after  # saved with the optimiser's state
-        return change
+        fitness = returns.mean(dim=1)
+        fitness = torch.where(torch.isfinite(fitness), fitness, -math.inf)
+        best, median = int(fitness.argmax()), float(fitness.median())
+        seeds = episode_seeds(run.seed, state.generation, run.eval_episodes, "eval")  # this generation's held-out episodes
+        played = self.evaluator.evaluate(members[best][None], seeds[None], max_steps=self.horizon)
+        state.episodes += run.eval_episodes
+        above = int((played.returns[0].to(torch.float64) > median).sum())
+        if above < run.eval_episodes:
+            return False, f"the best member scored above the median on {above} of {run.eval_episodes} held-out episodes: the centre stays", played.env_steps
+        self.optimiser.centre.copy_(members[best])
+        return True, (f"centre -> member {best} (return {float(fitness[best]):g} against a median of {median:g}, "
+                      f"and above it on all {run.eval_episodes} held-out episodes)"), played.env_steps
+
+    def _more_episodes(self, episodes: float, state: RunState) -> bool:
+        """Raise --episodes to ``episodes`` unless a generation would then not fit in memory."""
+        trial = copy.deepcopy(self.config)
+        trial.run.episodes = int(episodes)
+        try:
+            check_memory(trial, self.policy.spec, self.device, self.dtype, GYM_COPY_BYTES if self.backend == "gym" else 0)
+        except ConfigError:
+            return False  # the walk goes on with the episodes it has
+        self.config.run.episodes = state.config["run"]["episodes"] = int(episodes)
+        return True
 
     def _with_evaluation_rows(self, members: torch.Tensor, centre: torch.Tensor, generation: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(params, seeds): the members on this generation's training seeds and, when an
@@ -266,6 +323,7 @@ class Trainer:
         if self.obs_stats is not None:  # the running statistics, exactly; network.json holds the frozen mean and std
             arrays.update(self.obs_stats.to_arrays())
         numbers = {name: value for name, value in walk.items() if not torch.is_tensor(value)}  # generation, sigma, seed, ...
+        numbers.update(to_numbers(self.ties))
         return {"": AgentState(self.matrix(walk["centre"]), self.policy.to_json(), arrays, numbers)}
 
     def restore(self, parts: dict[str, Checkpoint]) -> None:
@@ -274,6 +332,7 @@ class Trainer:
             self.optimiser.load_state_dict({**{k: torch.from_numpy(v) for k, v in checkpoint.walk.items()}, **checkpoint.state})
         except ValueError as err:  # a walk state of another network's shape
             raise CheckpointError(f"{str(checkpoint.path)!r} cannot be resumed with this config: {err}") from None
+        self.ties = from_numbers(checkpoint.state)
         saved = RunningStats.NAMES[0] in checkpoint.walk
         if saved != (self.obs_stats is not None):
             raise CheckpointError(f"{str(checkpoint.path)!r} cannot be resumed with normalize_obs = {str(not saved).lower()}: "

@@ -118,7 +118,8 @@ class RunConfig:
                                 "sigma (up to 1); when a member then scores above the rest, sigma goes back and the centre moves to that member if "
                                 "it beats the generation's median on each of eval_episodes held-out episodes; when 8 in 10 comparisons tie at the "
                                 "worst return over 10 generations and a policy's returns differ between episodes, double --episodes (up to 4); "
-                                "every change is printed and logged")
+                                "every change is printed and logged (walk/tie_changes); a task whose returns do not tie runs as without it. "
+                                "--coevolve's duel keeps its settings")
     progress: bool = _f(False, "a status line on stderr: rate, ETA against --generations, best centre against the target (always shown at a terminal; with -P also in a log, every 10 s); a generation past 5 s says how far it is, with or without -P")
 
 

@@ -4,6 +4,7 @@
     python scripts/ties_report.py                        # the README's tables (about 20 minutes on 2 busy cores)
     python scripts/ties_report.py --tasks FrozenLake      # the tasks whose name holds FrozenLake
     python scripts/ties_report.py --markdown ties.md      # also write the tables to a file
+    python scripts/ties_report.py --presets               # what the adaptation does to the shipped presets (about 20 minutes)
 
 Each task is trained from rlfree's library defaults (no preset: what a user meets with a new
 task), once with ``--no-adapt-ties`` ("off": the settings as given) and once with the default
@@ -17,6 +18,13 @@ thread), reported but never a limit: they depend on the machine's load. The fina
 
 A second table counts, for the initial centre of seed 0, the members that score above the
 floor in the first generations, by sigma: the chance the wider search of the adaptation buys.
+
+``--presets`` trains each shipped preset (agents/*.toml, seed 0, the single-agent trainer) with
+the adaptation on, for its first ``--preset-generations`` generations or until solved, and says
+what the adaptation changed. Ties at the floor come before a reward is first found, so the first
+generations are where it could act; a run in which it changed nothing is, generation for
+generation, the run without it (it draws no random numbers). Where it did change something,
+the same run without it is trained too and both are shown.
 """
 
 from __future__ import annotations
@@ -31,9 +39,10 @@ from pathlib import Path
 import torch
 
 from rlfree.agent import load_agent
-from rlfree.config import Config
-from rlfree.run_loop import RunLoop, make_run_folder
+from rlfree.config import Config, load_toml
+from rlfree.run_loop import RunLoop, RunState, make_run_folder
 from rlfree.seeding import episode_seeds, perturbations
+from rlfree.shipped import agents_dir
 from rlfree.trainer import GenerationRecord, Trainer
 
 FINAL_SEEDS = [1_500_000_000 + i for i in range(100)]  # rlfree watch's seeds: never trained on
@@ -151,15 +160,61 @@ def reach(task: Task, sigma: float, generations: int, logdir: Path) -> tuple[int
         trainer.close()
 
 
+def run_preset(preset: Path, adapt: bool, generations: int, logdir: Path) -> tuple[RunState, list[GenerationRecord]]:
+    config = Config.from_dict(load_toml(preset))
+    config.run.adapt_ties, config.run.logdir = adapt, str(logdir)
+    config.run.generations = min(config.run.generations, generations)
+    records = Records()
+    state = RunLoop(Trainer(config), make_run_folder(config), [records], config=config, stop=lambda s: s.elapsed >= TIME_CAP).run().state
+    return state, records.records
+
+
+def preset_rows(generations: int, logdir: Path) -> list[str]:
+    """One row per shipped preset: what the adaptation did in its first ``generations`` generations."""
+    rows = ["| preset | generations run | solved at | generations with every return tied | most comparisons tied "
+            "| what the adaptation changed | without it |", "|---|---|---|---|---|---|---|"]
+    for preset in sorted(agents_dir().glob("*.toml")):
+        config = Config.from_dict(load_toml(preset))
+        if "Duel" in preset.stem:
+            rows.append(f"| {preset.stem} | - | - | - | - | not used: the duel (--coevolve) has its own trainer | - |")
+            continue
+        if not config.run.adapt_ties:
+            rows.append(f"| {preset.stem} | - | - | - | - | opts out (adapt_ties = false, its reason in the preset) | - |")
+            continue
+        print(f"preset {preset.stem}, adaptation on ...", file=sys.stderr, flush=True)
+        state, records = run_preset(preset, True, generations, logdir)
+        changed = [f"gen {r.generation}: {r.adapted}" for r in records if r.adapted]
+        without = "identical (nothing changed)"
+        if changed:
+            print(f"preset {preset.stem}, adaptation off ...", file=sys.stderr, flush=True)
+            off, _ = run_preset(preset, False, generations, logdir)
+            without = f"solved at {off.generation}" if off.solved else f"not solved in {off.generation}; best {off.best_eval}"
+        all_tied = sum(r.population_max == r.population_min for r in records)
+        rows.append(f"| {preset.stem} | {state.generation} | {state.generation if state.solved else '-'} | {all_tied} | "
+                    f"{max(r.tied_share for r in records):.0%} | {'<br>'.join(changed) or 'nothing'} | {without} |")
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", default="", help="only the tasks whose name holds this text (default: all)")
+    parser.add_argument("--tasks", default="", help="only the task of this name, or else the tasks whose name holds this text (default: all)")
     parser.add_argument("--seeds", type=int, help="seeds 0..N-1 for every task (default: each task's own, 3 or 10)")
     parser.add_argument("--reach-generations", type=int, default=40, help="generations of the reach table (0: no reach table; default: 40)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE")
+    parser.add_argument("--presets", action="store_true", help="instead: what the adaptation does to each shipped preset")
+    parser.add_argument("--preset-generations", type=int, default=60, help="with --presets: generations per preset at most (default: 60)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    tasks = [task for task in TASKS if args.tasks in task.name]
+    if args.presets:
+        with tempfile.TemporaryDirectory(prefix="rlfree-ties-") as tmp:
+            rows = preset_rows(args.preset_generations, Path(tmp))
+        command = "python scripts/ties_report.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        text = f"`{command.strip()}`\n\n" + "\n".join(rows)
+        print(text)
+        if args.markdown:
+            Path(args.markdown).write_text(text + "\n")
+        return 0
+    tasks = [task for task in TASKS if args.tasks == task.name] or [task for task in TASKS if args.tasks in task.name]  # a full name: that task only
     if not tasks:
         parser.error(f"--tasks {args.tasks!r} names no task; the tasks are: {', '.join(t.name for t in TASKS)}")
     rows = ["| task | target | tie adaptation | solved | solved within the env-step budget | generations | env steps, M | seconds "

@@ -38,6 +38,7 @@ from rlfree.obs_norm import Normalizer, RunningStats
 from rlfree.optimiser import VARIANTS, make_optimiser
 from rlfree.policy import Policy
 from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
+from rlfree.seeded_rows import SeededRows, SeedsItsRows
 from rlfree.seeding import episode_seeds, weights_generator
 from rlfree.ties import Adaptation, TieAdaptation
 from rlfree.vector import GymVectorEnv, has_vector_entry_point
@@ -81,6 +82,8 @@ class GenerationRecord:
     check_mean: float | None = _tag("eval/target_check")  # the target check on gymnasium's own env, when it ran
     weights: np.ndarray | None = field(default=None, repr=False, metadata={"image": "walk/W", "csv": False})  # the evaluated centre's picture
     adapted: str | None = None  # what the tie adaptation changed after this generation ("episodes 1 -> 2")
+    bytes_sent: int | None = _tag("ray/bytes_sent")  # executor ray: what the driver sent its actors this generation
+    bytes_received: int | None = _tag("ray/bytes_received")  # and what came back
 
     HEADER = f"{'gen':>6} {'env steps':>11} {'pop mean':>9} {'pop max':>9} {'centre':>9} {'sigma':>7} {'ties':>5} {'steps/s':>10} {'elapsed':>8}"
 
@@ -93,6 +96,8 @@ class GenerationRecord:
         )
         if self.check_mean is not None:
             line += f"  target check on gymnasium: {self.check_mean:.1f}"
+        if self.bytes_sent is not None:
+            line += f"  ray: sent {self.bytes_sent:,} B, received {self.bytes_received:,} B"
         if self.adapted is not None:
             line += (f"\n       most comparisons tied at the worst return for {TieAdaptation.patience} generations: {self.adapted}"
                      " (--no-adapt-ties keeps the settings)")
@@ -130,7 +135,12 @@ class Trainer:
             probe.close()
         check_memory(config, self.policy.spec, self.device, self.dtype, GYM_COPY_BYTES if self.backend == "gym" else 0)
         rows = VARIANTS[config.walk.variant].rows_for(config.walk.population)
-        self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)])
+        if env.executor == "ray":
+            from rlfree.ray_evaluator import RayEvaluator  # imports Ray, an optional extra
+
+            self.evaluator = RayEvaluator(self.policy, make_env, env)
+        else:
+            self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)])
         centre = self.policy.initial_params(weights_generator(run.seed), net.init_scale, self.dtype).to(self.device)
         if not torch.isfinite(centre).all():
             self.evaluator.close()
@@ -162,7 +172,8 @@ class Trainer:
         centre = self.optimiser.centre.clone()  # the centre this generation's evaluation measures
         members = self.optimiser.ask()
         params, seeds = self._with_evaluation_rows(members, centre, state.generation)
-        rollout = self.evaluator.evaluate(params, seeds, max_steps=self.horizon, on_progress=self.on_progress)
+        rows = self._seeded_rows(len(params) - len(members))
+        rollout = self.evaluator.evaluate(params, seeds, max_steps=self.horizon, on_progress=self.on_progress, rows=rows)
         stats = self.optimiser.tell(*self._training_returns(rollout, len(members)))
         adapted = self._adapt_to_ties(stats, state)
 
@@ -193,8 +204,16 @@ class Trainer:
             eval_mean=eval_mean, eval_std=eval_std, check_mean=check_mean,
             weights=weight_image(self.matrix(centre), self.weight_layout, self.weight_scale) if eval_mean is not None else None,
             adapted=None if adapted is None else str(adapted),
+            bytes_sent=rollout.bytes_sent, bytes_received=rollout.bytes_received,
         )
         return Generation(record, best=best)
+
+    def _seeded_rows(self, evaluation_rows: int) -> SeededRows | None:
+        """This generation's params as integers (the walk's rows, then the centre's evaluation
+        rows), for an evaluator that sends them elsewhere; None for an optimiser that cannot."""
+        if not isinstance(self.optimiser, SeedsItsRows):
+            return None
+        return self.optimiser.seeded_rows().with_centre_rows(evaluation_rows)
 
     def _merge_observations(self, rollout: Rollout, members: int) -> None:
         """With --normalize-obs: add the members' observations of this generation to the running

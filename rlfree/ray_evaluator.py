@@ -59,7 +59,9 @@ import torch
 from rlfree.batched import BatchedEnv
 from rlfree.config import ConfigError, EnvConfig
 from rlfree.evaluate import Rollout, StepProgress
+from rlfree.errors import UserError
 from rlfree.evaluator import LocalEvaluator
+from rlfree.gym_copies import EnvCrashed
 from rlfree.obs_norm import Normalizer, RunningStats
 from rlfree.policy import Policy
 from rlfree.seeded_rows import SeededRows
@@ -206,7 +208,9 @@ class RayEvaluator:
     def __init__(self, policy: Policy, make_env: functools.partial, env: EnvConfig):
         self.policy = policy
         self.block_rows = env.ray_block_rows
+        self.address = env.ray_address
         self.reruns = 0  # blocks re-run because their actor died, over the evaluator's life
+        self.restarting: dict = {}  # the answer a restarting actor will give to where() -> the actor
         self.owns_ray = connect(env.ray_address)
         ray = import_ray()
         try:
@@ -220,6 +224,13 @@ class RayEvaluator:
         except BaseException:
             self.close()
             raise
+
+    def summary(self) -> str:
+        """One line for the start of a run: the actors and where they are."""
+        nodes = len({node for node, _ in self.places})
+        cluster = f"the Ray cluster at {self.address}" if self.address else "a Ray started for this run"
+        blocks = f"blocks of {self.block_rows} members" if self.block_rows else f"about {BLOCKS_PER_ACTOR} blocks per actor"
+        return f"ray: {len(self.actors)} actors on {nodes} node{'s' * (nodes != 1)} of {cluster}, {blocks} per generation"
 
     def evaluate(self, params: torch.Tensor, seeds: torch.Tensor, max_steps: int | None = None,
                  on_progress: Callable[[StepProgress], None] | None = None, rows: SeededRows | None = None) -> Rollout:
@@ -243,25 +254,45 @@ class RayEvaluator:
         blocks = [(start, min(start + size, population)) for start in range(0, population, size)]
         results: list = [None] * len(blocks)
         attempts = [0] * len(blocks)
-        queue, idle, running = deque(range(len(blocks))), deque(self.actors), {}
-        while queue or running:
+        # running: a block's answer -> (block, actor), or a restarting actor's answer to where() -> (None, actor);
+        # an actor still restarting from an earlier generation is not idle until it answers
+        running = {ref: (None, actor) for ref, actor in self.restarting.items()}
+        queue, idle = deque(range(len(blocks))), deque(a for a in self.actors if all(a is not r for r in self.restarting.values()))
+        while queue or any(index is not None for index, _ in running.values()):
             while queue and idle:
                 index, actor = queue.popleft(), idle.popleft()
                 start, stop = blocks[index]
                 args = (work if work is not None else params[start:stop].cpu().numpy(), start, seeds[start:stop], max_steps)
                 sent += payload_bytes(args)
                 running[actor.evaluate_block.remote(shared_ref, *args)] = (index, actor)
+            if not running:
+                raise RuntimeError(f"every Ray actor was lost for good; {len(queue)} blocks of this generation are left")
             (ref,), _ = ray.wait(list(running), num_returns=1)
             index, actor = running.pop(ref)
             try:
-                results[index] = ray.get(ref)
+                answer = ray.get(ref)
+            except ray.exceptions.RayTaskError as err:
+                if isinstance(err.cause, (UserError, EnvCrashed)):  # the user's to fix (a crashing env names its seed): one line
+                    raise err.cause from None
+                raise
             except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError) as err:
+                if index is None:  # it died again, or cannot be restarted: the others carry on
+                    self.actors = [a for a in self.actors if a is not actor]
+                    continue
                 attempts[index] += 1
                 self.reruns += 1
                 if attempts[index] >= MAX_ATTEMPTS:
                     raise RuntimeError(f"rows {blocks[index][0]}:{blocks[index][1]} were lost {attempts[index]} times with their Ray actor") from err
-                queue.appendleft(index)  # taken by the next actor that frees up; Ray restarts this one meanwhile
+                queue.appendleft(index)  # taken by the next actor that frees up: another one while Ray restarts this one
+                # a call to a restarting actor fails at once; where(), retried until the actor is back, is answered then
+                running[actor.where.options(max_task_retries=-1).remote()] = (None, actor)
+                continue
+            if index is None:
+                self.places = [answer if a is actor else place for a, place in zip(self.actors, self.places)]
+            else:
+                results[index] = answer
             idle.append(actor)
+        self.restarting = {ref: actor for ref, (index, actor) in running.items() if index is None}
         received = sum(payload_bytes(result) for result in results)
         returns, lengths, nonfinite, stats = zip(*results)
         obs_stats = None if stats[0] is None else RunningStats(*(np.concatenate(part) for part in zip(*stats)))

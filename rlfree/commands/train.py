@@ -129,6 +129,8 @@ def main(argv=None, prog: str | None = None) -> int:
             else:
                 run_dir, state = make_run_folder(config), None
             print(f"run folder: {run_dir}  (env {algorithm.env_id}, backend {algorithm.backend}, device {config.env.device})")
+            if config.env.executor == "ray":
+                print(algorithm.evaluator.summary())
             notice = time_limit_notice(algorithm.env_id, config.run.horizon)
             if notice:
                 print(notice)

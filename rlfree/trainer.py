@@ -11,7 +11,9 @@ With ``--reward-shift S`` the walk learns from its members' returns less S per s
 removal of a survival bonus); the centre's evaluations, the target check and every figure
 recorded keep the env's own reward, as the saved agent knows nothing of the shift. With
 ``--normalize-obs`` the members' observations of a generation are merged into the running
-statistics after it (:mod:`rlfree.obs_norm`), which a checkpoint holds exactly. Every figure is a function of (config, seed), so a resumed run continues exactly as if never
+statistics after it (:mod:`rlfree.obs_norm`), which a checkpoint holds exactly. With
+``executor = "ray"`` (--ray) the episodes run on Ray actors (:mod:`rlfree.ray_evaluator`), which
+get the walk's rows as seeds (:mod:`rlfree.seeded_rows`) and give the local results bitwise. Every figure is a function of (config, seed), so a resumed run continues exactly as if never
 stopped. A generation that would not fit in memory (:mod:`rlfree.memory`) is refused
 before anything large is allocated.
 """

@@ -58,6 +58,11 @@ class EnvConfig:
     device: str = _f("cpu", "torch device for the network and twins: cpu, cuda, cuda:1, ...")
     dtype: str = _f("float32", "the float type of the network and twins", choices="rlfree.backend:DTYPES")
     threads: int = _f(1, "torch CPU threads; 1 is fastest for populations of small networks (0: torch's default)")
+    executor: str = _f("local", "where a generation's episodes run: local (this process) or ray (Ray actors, each a batched env; pip install 'rlfree[ray]'); --ray [ADDRESS] sets it",
+                       choices="rlfree.evaluator:EXECUTORS")
+    ray_address: str = _f("", "the Ray cluster of executor ray: '' starts a local one, auto joins the one `ray start` runs on this machine, or HOST:PORT of its head")
+    ray_actors: int = _f(0, "Ray actors of executor ray, each one CPU (and a GPU share with a cuda device) of the cluster (0: one per CPU of the cluster)")
+    ray_block_rows: int = _f(0, "members per block of work sent to a Ray actor (0: about 4 blocks per actor, so that quick actors take more of them)")
 
 
 @dataclass
@@ -176,6 +181,10 @@ class Config:
         checks = [
             (e.workers >= 0, f"workers={e.workers} is not accepted: use 0 (one per CPU core) or more"),
             (e.threads >= 0, f"threads={e.threads} is not accepted: use 0 (torch's default) or more"),
+            (e.ray_actors >= 0, f"ray_actors={e.ray_actors} is not accepted: use 0 (one per CPU of the cluster) or more"),
+            (e.ray_block_rows >= 0, f"ray_block_rows={e.ray_block_rows} is not accepted: use 0 (about 4 blocks per actor) or more"),
+            (e.executor != "ray" or e.vectorization == "sync",
+             f"vectorization {e.vectorization!r} is not accepted with executor ray: each Ray actor is a worker process already; use --vectorization sync and --ray-actors"),
             (n.hidden >= 0, f"hidden={n.hidden} is not accepted: use 0 or more"),
             (n.ticks >= 1, f"ticks={n.ticks} is not accepted: use 1 or more"),
             (n.init_scale >= 0, f"init_scale={n.init_scale} is not accepted: use 0 or more"),

@@ -76,6 +76,8 @@ class Rollout:
     lengths: torch.Tensor  # (P, E) int64: steps until terminated or truncated (or until the network stopped being finite)
     nonfinite_actions: int = 0  # episodes ended because the network's activations became NaN or infinite
     obs_stats: RunningStats | None = None  # per member (P sets): the observations its network was fed; with a normalising policy only
+    bytes_sent: int | None = None  # what an evaluator that sends work elsewhere sent for it (rlfree.ray_evaluator); None: ran here
+    bytes_received: int | None = None  # and what came back
 
     @property
     def env_steps(self) -> int:

@@ -2,8 +2,8 @@
 
 An algorithm asks for its rows' returns through :class:`Evaluator` and never learns where the
 episodes ran. :class:`LocalEvaluator` runs them in this process, in one batched environment
-(a tensor twin or gymnasium copies) per batch size; a distributed evaluator (Ray workers)
-will be a second implementation of the same protocol and must keep its contract:
+(a tensor twin or gymnasium copies) per batch size; :class:`rlfree.ray_evaluator.RayEvaluator`
+sends blocks of rows to Ray actors (:data:`EXECUTORS` names the two). Both keep the contract:
 
 - **layout**: params (P, D) and seeds (E,) int64 (every member on the same episodes) or (P, E)
   (a row of seeds per member) give a :class:`rlfree.evaluate.Rollout` whose returns and
@@ -13,6 +13,9 @@ will be a second implementation of the same protocol and must keep its contract:
   its episode seed alone (:mod:`rlfree.seeding`), so only params, seeds and returns travel;
 - ``max_steps`` cuts every episode after that many steps (None: the env's time limit, or
   :data:`rlfree.config.DEFAULT_HORIZON` for an env without one);
+- ``rows``, when given, are the same params as integers (:class:`rlfree.seeded_rows.SeededRows`),
+  which an evaluator that sends work elsewhere sends instead of the weights; one that runs the
+  episodes here ignores them;
 - ``on_progress``, when given, hears where a long evaluation stands
   (:class:`rlfree.evaluate.StepProgress`); an evaluator may report less often, or not at all;
 - ``close()`` releases what the evaluator holds (worker processes, windows); it may be called
@@ -28,12 +31,17 @@ import torch
 from rlfree.batched import BatchedEnv
 from rlfree.evaluate import Rollout, StepProgress, evaluate
 from rlfree.policy import Policy
+from rlfree.seeded_rows import SeededRows
+
+# [env] executor: where a generation's episodes run: "local" (this process, LocalEvaluator) or
+# "ray" (Ray actors, rlfree.ray_evaluator)
+EXECUTORS = ("local", "ray")
 
 
 @runtime_checkable
 class Evaluator(Protocol):
     def evaluate(self, params: torch.Tensor, seeds: torch.Tensor, max_steps: int | None = None,
-                 on_progress: Callable[[StepProgress], None] | None = None) -> Rollout:
+                 on_progress: Callable[[StepProgress], None] | None = None, rows: SeededRows | None = None) -> Rollout:
         """params: (P, D), seeds: (E,) or (P, E) int64 -> Rollout with returns, lengths (P, E)."""
 
     def close(self) -> None:
@@ -61,8 +69,9 @@ class LocalEvaluator:
         return self._envs[num_envs]
 
     def evaluate(self, params: torch.Tensor, seeds: torch.Tensor, max_steps: int | None = None,
-                 on_progress: Callable[[StepProgress], None] | None = None) -> Rollout:
-        """params: (P, D), seeds: (E,) or (P, E) int64 -> Rollout with returns, lengths (P, E)."""
+                 on_progress: Callable[[StepProgress], None] | None = None, rows: SeededRows | None = None) -> Rollout:
+        """params: (P, D), seeds: (E,) or (P, E) int64 -> Rollout with returns, lengths (P, E);
+        ``rows`` is not needed: the params are here already."""
         env = self.env(params.shape[0] * seeds.shape[-1])
         return evaluate(self.policy, params, env, seeds, max_steps, on_progress)
 

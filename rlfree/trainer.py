@@ -13,7 +13,10 @@ recorded keep the env's own reward, as the saved agent knows nothing of the shif
 ``--normalize-obs`` the members' observations of a generation are merged into the running
 statistics after it (:mod:`rlfree.obs_norm`), which a checkpoint holds exactly. When the
 members' returns tie, the tie adaptation (:mod:`rlfree.ties`) may widen sigma, move the centre
-to a member that broke the tie, or raise the episodes per member. Every figure is a function of (config, seed), so a resumed run continues exactly as if never
+to a member that broke the tie, or raise the episodes per member. With ``executor = "ray"``
+(--ray) the episodes run on Ray actors (:mod:`rlfree.ray_evaluator`), which get the walk's rows
+as seeds (:mod:`rlfree.seeded_rows`) and give the local results bitwise. Every figure is a
+function of (config, seed), so a resumed run continues exactly as if never
 stopped. A generation that would not fit in memory (:mod:`rlfree.memory`) is refused
 before anything large is allocated.
 """
@@ -41,6 +44,7 @@ from rlfree.obs_norm import Normalizer, RunningStats
 from rlfree.optimiser import VARIANTS, make_optimiser
 from rlfree.policy import Policy
 from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
+from rlfree.seeded_rows import SeededRows, SeedsItsRows
 from rlfree.seeding import episode_seeds, weights_generator
 from rlfree.ties import TieAdaptation, TieState, from_numbers, to_numbers
 from rlfree.vector import GymVectorEnv, has_vector_entry_point
@@ -86,6 +90,8 @@ class GenerationRecord:
     episodes_per_member: int | None = _tag("walk/episodes_per_member")  # --episodes, which the tie adaptation may raise
     tie_changes: int | None = _tag("walk/tie_changes")  # settings or centre the tie adaptation changed after this generation (0: none)
     adapted: str | None = None  # what the tie adaptation changed after this generation, and why ("sigma 0.2 -> 0.4 (...)")
+    bytes_sent: int | None = _tag("ray/bytes_sent")  # executor ray: what the driver sent its actors this generation
+    bytes_received: int | None = _tag("ray/bytes_received")  # and what came back
 
     HEADER = f"{'gen':>6} {'env steps':>11} {'pop mean':>9} {'pop max':>9} {'centre':>9} {'sigma':>7} {'ties':>5} {'steps/s':>10} {'elapsed':>8}"
 
@@ -98,6 +104,8 @@ class GenerationRecord:
         )
         if self.check_mean is not None:
             line += f"  target check on gymnasium: {self.check_mean:.1f}"
+        if self.bytes_sent is not None:
+            line += f"  ray: sent {self.bytes_sent:,} B, received {self.bytes_received:,} B"
         if self.adapted is not None:
             line += f"\n       ties: {self.adapted} (--no-adapt-ties keeps the settings)"
         return line
@@ -134,7 +142,12 @@ class Trainer:
             probe.close()
         check_memory(config, self.policy.spec, self.device, self.dtype, GYM_COPY_BYTES if self.backend == "gym" else 0)
         rows = VARIANTS[config.walk.variant].rows_for(config.walk.population)
-        self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)])
+        if env.executor == "ray":
+            from rlfree.ray_evaluator import RayEvaluator  # imports Ray, an optional extra
+
+            self.evaluator = RayEvaluator(self.policy, make_env, env)
+        else:
+            self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)])
         centre = self.policy.initial_params(weights_generator(run.seed), net.init_scale, self.dtype).to(self.device)
         if not torch.isfinite(centre).all():
             self.evaluator.close()
@@ -167,7 +180,8 @@ class Trainer:
         centre = self.optimiser.centre.clone()  # the centre this generation's evaluation measures
         members = self.optimiser.ask()
         params, seeds = self._with_evaluation_rows(members, centre, state.generation)
-        rollout = self.evaluator.evaluate(params, seeds, max_steps=self.horizon, on_progress=self.on_progress)
+        rows = self._seeded_rows(len(params) - len(members))
+        rollout = self.evaluator.evaluate(params, seeds, max_steps=self.horizon, on_progress=self.on_progress, rows=rows)
         stats = self.optimiser.tell(*self._training_returns(rollout, len(members)))
         tie_changes, tie_reason, tie_steps = self._adapt_to_ties(stats, rollout, members, state)
 
@@ -200,8 +214,16 @@ class Trainer:
             episodes_per_member=self.config.run.episodes,
             tie_changes=None if self.tie_adaptation is None else len(tie_changes),
             adapted=f"{'; '.join(tie_changes)} ({tie_reason})" if tie_changes else None,
+            bytes_sent=rollout.bytes_sent, bytes_received=rollout.bytes_received,
         )
         return Generation(record, best=best)
+
+    def _seeded_rows(self, evaluation_rows: int) -> SeededRows | None:
+        """This generation's params as integers (the walk's rows, then the centre's evaluation
+        rows), for an evaluator that sends them elsewhere; None for an optimiser that cannot."""
+        if not isinstance(self.optimiser, SeedsItsRows):
+            return None
+        return self.optimiser.seeded_rows().with_centre_rows(evaluation_rows)
 
     def _merge_observations(self, rollout: Rollout, members: int) -> None:
         """With --normalize-obs: add the members' observations of this generation to the running

@@ -37,6 +37,7 @@ import torch
 
 from rlfree.config import WalkConfig
 from rlfree.errors import NonFiniteRun
+from rlfree.seeded_rows import SeededRows
 from rlfree.seeding import perturbations
 from rlfree.shaping import SHAPINGS
 from rlfree.steps import make_step_rule
@@ -54,7 +55,7 @@ class SigmaSchedule:
 
 
 class RandomWalk:
-    """What both variants share; a subclass gives ``rows``, ``_count``, ``_rows``, ``_step``, ``_members`` and ``_ties``."""
+    """What both variants share; a subclass gives ``rows``, ``_count``, ``_rows``, ``_parts``, ``_step``, ``_members`` and ``_ties``."""
 
     def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int):
         self.config = config
@@ -74,6 +75,10 @@ class RandomWalk:
 
     def _rows(self, step: torch.Tensor) -> torch.Tensor:
         """step: (M, D) = sigma * eps -> params (rows, D)."""
+        raise NotImplementedError
+
+    def _parts(self) -> tuple[tuple[int, int], ...]:
+        """The rows of ``_rows`` as :class:`rlfree.seeded_rows.SeededRows` parts."""
         raise NotImplementedError
 
     def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -99,6 +104,10 @@ class RandomWalk:
         eps = self.perturbations()
         self._noise = eps
         return self._rows(self.sigma * eps)
+
+    def seeded_rows(self) -> SeededRows:
+        """The rows the last ``ask()`` gave, as integers a worker rebuilds them from (call it before ``tell``)."""
+        return SeededRows(self.centre.clone(), self.seed, self.generation, self._count(), self.sigma, self._parts())
 
     def tell(self, returns: torch.Tensor, env_returns: torch.Tensor | None = None) -> dict[str, float | int]:
         """returns: (rows, E) episode returns of the rows ``ask()`` gave. Moves the centre.
@@ -226,6 +235,9 @@ class SmartRandomWalk(RandomWalk):
     def _rows(self, step: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.centre + step, self.centre - step]) if self.mirrored else self.centre + step
 
+    def _parts(self) -> tuple[tuple[int, int], ...]:
+        return ((1, self._count()), (-1, self._count())) if self.mirrored else ((1, self._count()),)
+
     def _top_pairs(self, fitness: torch.Tensor) -> torch.Tensor | None:
         """(B,) indices of the mirrored pairs the step uses: the ``top_directions`` best by the
         better return of each pair (a stable sort: ties go to the lower index); None: every pair."""
@@ -292,6 +304,9 @@ class FaithfulRandomWalk(RandomWalk):
 
     def _rows(self, step: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.centre[None], self.centre + step])
+
+    def _parts(self) -> tuple[tuple[int, int], ...]:
+        return ((0, 1), (1, self.population))
 
     def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         change = fitness[1:] - fitness[0]  # forward difference on the same episodes

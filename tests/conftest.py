@@ -1,9 +1,14 @@
 """What several test modules share."""
 
+import os
 import time
 from pathlib import Path
 
 import torch
+
+# Ray's servers on 127.0.0.1 only, for the Ray instances the tests start (rlfree.ray_evaluator says
+# why this switch does it); read when ray is first imported, so set before any test module imports it.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 # The devices the device-sensitive tests run on: the CPU, and CUDA where this machine has it. A
 # machine without a GPU collects only the cpu cases, so nothing is skipped there; on a GPU

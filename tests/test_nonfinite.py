@@ -141,7 +141,7 @@ class ScriptedEvaluator:
     def __init__(self, members: int, evaluation: float):
         self.members, self.evaluation = members, evaluation
 
-    def evaluate(self, params, seeds, max_steps=None, on_progress=None):
+    def evaluate(self, params, seeds, max_steps=None, on_progress=None, rows=None):
         returns = torch.ones(params.shape[0], seeds.shape[-1])
         returns[self.members :] = self.evaluation
         return Rollout(returns, torch.ones_like(returns, dtype=torch.int64))
@@ -191,7 +191,7 @@ class GoesNaNAfter:
     def __init__(self, evaluator, calls: int):
         self.evaluator, self.calls = evaluator, calls
 
-    def evaluate(self, params, seeds, max_steps=None, on_progress=None):
+    def evaluate(self, params, seeds, max_steps=None, on_progress=None, rows=None):
         rollout = self.evaluator.evaluate(params, seeds, max_steps, on_progress)
         self.calls -= 1
         if self.calls < 0:

@@ -6,6 +6,7 @@
     rlfree train --coevolve      # a cat and a mouse against each other (rlfree/CatMouseDuel-v0)
     rlfree train --env my_pkg:MyEnv-v0                 # imports my_pkg, whose import registers MyEnv-v0
     rlfree train --resume runs/MyEnv-v0__... --import my_pkg
+    rlfree train --env LunarLander-v3 --ray auto       # episodes on the Ray cluster `ray start` runs here
 
 A preset agents/<env>.toml is used when it exists (or --config FILE); flags override it.
 A package is imported only when --env or --import names it, never because a preset or a
@@ -37,6 +38,9 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoints/latest, in its own folder (another --logdir, --exp-name or --seed is refused)")
     add_import_argument(parser)
     parser.add_argument("--coevolve", action="store_true", help=f"train a cat network and a mouse network against each other, each with its own walk (env: {DUEL_ENV_ID})")
+    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="play the episodes on Ray actors (executor ray): alone, a local Ray started for this run; auto, the cluster "
+                             "`ray start` runs on this machine; HOST:PORT, that cluster's head (needs pip install 'rlfree[ray]')")
     add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -44,6 +48,8 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
 def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
     """The run's config and, for --resume, (run folder, run state, checkpoint of each part)."""
     overrides = overrides_from_args(args)
+    if args.ray is not None:
+        overrides.setdefault("env", {}).update(executor="ray", ray_address=args.ray)
     if args.coevolve:
         overrides.setdefault("env", {}).setdefault("env", DUEL_ENV_ID)
     if args.resume:
@@ -93,6 +99,7 @@ DUEL_REFUSES = {
     "network.feed_forward": "the duel's networks keep every column of W",
     "network.normalize_obs": "the duel's trainer keeps no observation statistics",
     "walk.reward_shift": "the duel's walks learn from the game's own rewards",
+    "env.executor": "the duel's games run in this process",
 }
 
 
@@ -122,6 +129,8 @@ def main(argv=None, prog: str | None = None) -> int:
             else:
                 run_dir, state = make_run_folder(config), None
             print(f"run folder: {run_dir}  (env {algorithm.env_id}, backend {algorithm.backend}, device {config.env.device})")
+            if config.env.executor == "ray":
+                print(algorithm.evaluator.summary())
             notice = time_limit_notice(algorithm.env_id, config.run.horizon)
             if notice:
                 print(notice)

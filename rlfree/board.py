@@ -31,14 +31,19 @@ def csv_fields(record_type: type) -> list[str]:
     return [f.name for f in dataclasses.fields(record_type) if f.metadata.get("csv", True)]
 
 
-def truncate_csv(path: Path, generation: int) -> None:
-    """Keep the header and the rows of generations up to ``generation`` (atomically)."""
+def truncate_csv(path: Path, generation: int, fields: list[str]) -> None:
+    """Keep the rows of generations up to ``generation``, under a header of ``fields`` (atomically).
+
+    The header is rewritten because a run resumed by a newer rlfree may record more columns than
+    the one that wrote the file: old rows get those columns empty, and every appended row then
+    lines up with the header.
+    """
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        fields, rows = reader.fieldnames, [row for row in reader if int(row["generation"]) <= generation]
+        rows = [row for row in reader if int(row["generation"]) <= generation]
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = csv.DictWriter(f, fieldnames=fields, restval="", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(path)
@@ -60,7 +65,7 @@ class Board:
         csv_path = run_dir / "progress.csv"
         append = resume is not None and csv_path.exists()
         if append:
-            truncate_csv(csv_path, resume.generation)
+            truncate_csv(csv_path, resume.generation, csv_fields(record_type))
         purge_step = getattr(resume, record_type.STEP) + 1 if resume is not None else None
         self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
         self.csv_file = open(csv_path, "a" if append else "w", newline="")

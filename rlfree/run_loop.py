@@ -85,7 +85,7 @@ class RunState:
     best_eval: float | None = None  # the best evaluation of the centre so far
     check_mean: float | None = None  # the last target check on gymnasium's own env
     solved: bool = False
-    tie_streak: int = 0  # generations in a row whose comparisons mostly tied at the worst return (rlfree.ties)
+    tie_streak: int = 0  # generations in a row in which every member's return tied (rlfree.ties.TieState.tied)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

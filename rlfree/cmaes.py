@@ -184,6 +184,9 @@ class CMAES:
     def load_state_dict(self, state: dict) -> None:
         """Continue from ``state_dict()``; ValueError for a state of another optimiser, variant or network."""
         like = self.state_dict()
+        if "cov" in state and torch.as_tensor(state["cov"]).ndim != like["cov"].ndim:
+            saved = "diagonal" if torch.as_tensor(state["cov"]).ndim == 1 else "full"
+            raise ValueError(f"CMA-ES state holds a {saved} covariance; this run's cmaes_covariance is {COVARIANCES[self.diagonal]}")
         for name, value in like.items():
             if name not in state:
                 raise ValueError(f"CMA-ES state has no {name!r} (it holds {', '.join(sorted(state))}); was it saved with another "

@@ -163,7 +163,8 @@ class CMAES:
     def _decompose(self) -> None:
         """B and d from C (symmetrised: rounding leaves it a few ulps off)."""
         cov = (self.cov + self.cov.T) / 2
-        eigenvalues, self.basis = torch.linalg.eigh(cov)
+        eigenvalues, basis = torch.linalg.eigh(cov)
+        self.basis = basis.contiguous()  # eigh's is column-major; a restored one is row-major, and matmul rounds by layout
         self.cov = cov
         self.axes = eigenvalues.clamp(min=0).sqrt()
         self.eigen_generation = self.generation

@@ -70,8 +70,11 @@ SWIMMER = {
     "env": {"env": "Swimmer-v5", "backend": "gym"},
     "network": {"hidden": 0, "ticks": 1, "activation": "identity", "feed_forward": True, "action_mapping": "clip"},
     "walk": {"population": 16, "sigma": 0.2, "lr": 0.1},
-    "run": {"episodes": 1, "eval_freq": 5, "eval_episodes": 10, "target": 360.0},
+    "run": {"episodes": 1, "eval_freq": 5, "eval_episodes": 5, "target": 360.0},
 }
+# Swimmer's episodes cost 1000 steps each on gymnasium's MuJoCo: every optimiser gets the walk's 16 rows a
+# generation, so that the budget buys each the same generations and evaluations (the GA's 64 would get one)
+SWIMMER_ROWS = {"ga_population": 16, "cmaes_population": 16}
 
 # task -> (env steps, seconds of training): a run stops at whichever it reaches first
 BUDGETS = {
@@ -80,7 +83,7 @@ BUDGETS = {
     "MountainCarContinuous-v0": (3_000_000, 60.0),
     "Pendulum-v1": (15_000_000, 40.0),
     "rlfree/CatMouseTeacher-v0": (15_000_000, 60.0),
-    "Swimmer-v5": (150_000, 60.0),
+    "Swimmer-v5": (96_000, math.inf),  # 6 generations of 16 episodes, the centre evaluated after the 5th
 }
 
 
@@ -91,6 +94,8 @@ def task_config(task: str, seed: int, optimiser: str) -> Config:
     else:
         config.update(load_toml(preset_path(task)), str(preset_path(task)))
     config.update(OPTIMISERS[optimiser], optimiser)
+    if task == "Swimmer-v5":
+        config.update({"algo": SWIMMER_ROWS}, "algos_report")
     config.run.seed = seed
     config.run.generations = 1_000_000  # the budget stops it
     config.run.save_freq = 1_000_000
@@ -142,7 +147,7 @@ def summary_rows(results: list[dict], task: str) -> list[list[str]]:
         rows.append([
             f"`{optimiser}`", f"{runs[0]['rows']}", f"{len(solved)}/{len(runs)}",
             median("env_steps", ",.0f", f"{max_steps:,}"), median("training_steps", ",.0f", "-"),
-            median("seconds", ".1f", f"{max_seconds:.0f} s"),
+            median("seconds", ".1f", f"{max_seconds:.0f} s" if math.isfinite(max_seconds) else "-"),
             f"{statistics.median(best):.1f}" if best else "-",
             " ".join(f"{r['seconds']:.1f}" if r["solved"] else "-" for r in runs),
         ])
@@ -211,59 +216,93 @@ def reference_ga(seed: int, generations: int = 5, population: int = 64, episodes
     return out
 
 
+def reference_rows(references: list[dict]) -> list[list[str]]:
+    rows = []
+    for run in references:
+        ratio = run["numpy"]["seconds"] / run["batched"]["seconds"]
+        rows.append([str(run["seed"]), f"{run['batched']['seconds']:.2f}", f"{run['numpy']['seconds']:.2f}", f"{ratio:.1f}x",
+                     f"{run['batched']['steps']:,}", " ".join(f"{b:.0f}" for b in run["batched"]["best"]),
+                     " ".join(f"{b:.0f}" for b in run["numpy"]["best"]), f"{run['held_out']:.1f}"])
+    return rows
+
+
+def tables(results: list[dict], references: list[dict], tasks: list[str], header_line: str) -> str:
+    lines = [header_line, ""]
+    for task in tasks:
+        runs = [r for r in results if r["task"] == task]
+        if not runs:
+            continue
+        max_steps, max_seconds = BUDGETS[task]
+        seeds = ",".join(str(s) for s in sorted({r["seed"] for r in runs}))
+        budget = f"{max_steps:,} env steps" + (f" or {max_seconds:.0f} s of training" if math.isfinite(max_seconds) else "")
+        lines += [f"**{task}** (budget {budget}; seeds {seeds}):", "",
+                  markdown(HEADER, summary_rows(results, task)), ""]
+    if references:
+        lines += ["**The reference's GA run** (CartPole-v1, 64 networks x 15 episodes, 5 generations, mutation 0.1; the CartPole "
+                  "preset's network): the same five generations, rows evaluated by rlfree's batched twin and one episode at a "
+                  "time in numpy on gymnasium's env, as the reference's loop does:", "",
+                  markdown(["seed", "batched s", "one at a time s", "one at a time / batched", "env steps (batched)",
+                            "best member's mean return per generation, batched", "same, one at a time",
+                            "final centre, 100 held-out episodes"], reference_rows(references)), ""]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", default=",".join(BUDGETS), help="comma-separated task ids (default: all six)")
+    parser.add_argument("--tasks", default=",".join(BUDGETS), help="comma-separated task ids (default: all six; '' for none)")
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--optimisers", default=",".join(OPTIMISERS))
     parser.add_argument("--json", help="write every run's figures here (rewritten after each run)")
     parser.add_argument("--markdown", help="write the tables here")
     parser.add_argument("--skip-reference", action="store_true", help="leave out the reference GA run")
+    parser.add_argument("--from-json", nargs="+", metavar="JSON", help="run nothing: the tables of runs saved by --json (several files are merged)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    tasks, seeds, optimisers = args.tasks.split(","), [int(s) for s in args.seeds.split(",")], args.optimisers.split(",")
+    tasks, seeds, optimisers = [t for t in args.tasks.split(",") if t], [int(s) for s in args.seeds.split(",")], args.optimisers.split(",")
     for task in tasks:
         if task not in BUDGETS:
             parser.error(f"task {task!r} is not one of {', '.join(BUDGETS)}")
     for optimiser in optimisers:
         if optimiser not in OPTIMISERS:
             parser.error(f"optimiser {optimiser!r} is not one of {', '.join(OPTIMISERS)}")
-    load = os.getloadavg()[0]
     results: list[dict] = []
-    lines = [f"`python scripts/algos_report.py` (torch {torch.__version__}, 1 thread; load average {load:.2f} at the start: "
-             "other jobs shared the 2 cores, so read seconds as ratios within a table):", ""]
-    for task in tasks:
-        for seed in seeds:
-            for optimiser in optimisers:
-                result = train(task, seed, optimiser)
-                results.append(result)
-                print(f"{task} seed {seed} {optimiser}: {'solved' if result['solved'] else 'not solved'} after "
-                      f"{result['generations']} generations, {result['env_steps']:,} env steps, {result['seconds']:.1f} s, "
-                      f"best evaluation {result['best_eval']}", file=sys.stderr, flush=True)
-                if args.json:
-                    Path(args.json).write_text(json.dumps(results, indent=1))
-        max_steps, max_seconds = BUDGETS[task]
-        lines += [f"**{task}** (budget {max_steps:,} env steps or {max_seconds:.0f} s of training; seeds {args.seeds}):", "",
-                  markdown(HEADER, summary_rows(results, task)), ""]
-        print("\n".join(lines[-4:]), flush=True)
-    if not args.skip_reference:
-        rows = []
-        for seed in seeds:
-            run = reference_ga(seed)
-            ratio = run["numpy"]["seconds"] / run["batched"]["seconds"]
-            rows.append([str(seed), f"{run['batched']['seconds']:.2f}", f"{run['numpy']['seconds']:.2f}", f"{ratio:.1f}x",
-                         f"{run['batched']['steps']:,}", " ".join(f"{b:.0f}" for b in run["batched"]["best"]),
-                         " ".join(f"{b:.0f}" for b in run["numpy"]["best"]), f"{run['held_out']:.1f}"])
-            print(f"reference GA seed {seed}: batched {run['batched']['seconds']:.2f} s, numpy {run['numpy']['seconds']:.2f} s", file=sys.stderr, flush=True)
-        lines += ["**The reference's GA run** (CartPole-v1, 64 networks x 15 episodes, 5 generations, mutation 0.1; the CartPole "
-                  "preset's network): the same five generations, rows evaluated by rlfree's batched twin and one episode at a "
-                  "time in numpy on gymnasium's env, as the reference's loop does:", "",
-                  markdown(["seed", "batched s", "one at a time s", "one at a time / batched", "env steps (batched)",
-                            "best member's mean return per generation, batched", "same, one at a time",
-                             "final centre, 100 held-out episodes"], rows), ""]
-        print("\n".join(lines[-4:]), flush=True)
+    references: list[dict] = []
+    loads = []
+    if args.from_json:
+        for path in args.from_json:
+            saved = json.loads(Path(path).read_text())
+            saved = {"runs": saved} if isinstance(saved, list) else saved
+            results += saved["runs"]
+            references += saved.get("reference", [])
+            loads += saved.get("load", [])
+    else:
+        loads.append(os.getloadavg()[0])
+
+        def save() -> None:
+            if args.json:
+                Path(args.json).write_text(json.dumps({"runs": results, "reference": references, "load": loads}, indent=1))
+
+        for task in tasks:
+            for seed in seeds:
+                for optimiser in optimisers:
+                    result = train(task, seed, optimiser)
+                    results.append(result)
+                    print(f"{task} seed {seed} {optimiser}: {'solved' if result['solved'] else 'not solved'} after "
+                          f"{result['generations']} generations, {result['env_steps']:,} env steps, {result['seconds']:.1f} s, "
+                          f"best evaluation {result['best_eval']}", file=sys.stderr, flush=True)
+                    save()
+        if not args.skip_reference:
+            for seed in seeds:
+                references.append({"seed": seed, **reference_ga(seed)})
+                print(f"reference GA seed {seed}: batched {references[-1]['batched']['seconds']:.2f} s, "
+                      f"numpy {references[-1]['numpy']['seconds']:.2f} s", file=sys.stderr, flush=True)
+                save()
+    shown = ", ".join(f"{load:.2f}" for load in loads)
+    text = tables(results, references, list(BUDGETS), f"`python scripts/algos_report.py` (torch {torch.__version__}, 1 thread; "
+                  f"load average {shown} at the start: other jobs shared the 2 cores, so read seconds as ratios within a table):")
+    print(text)
     if args.markdown:
-        Path(args.markdown).write_text("\n".join(lines) + "\n")
+        Path(args.markdown).write_text(text + "\n")
     return 0
 
 

@@ -27,7 +27,7 @@ class Optimiser(Protocol):
     rows: int  # parameter vectors per generation
     generation: int  # generations told so far
     centre: torch.Tensor  # (D,) the current estimate
-    sigma: float  # perturbation scale, for the logs
+    sigma: float  # perturbation scale (the walk's sigma, the GA's mutation std, CMA-ES's step size), for the logs
 
     def ask(self) -> torch.Tensor:
         """params: (rows, D) to evaluate this generation."""
@@ -35,7 +35,8 @@ class Optimiser(Protocol):
     def tell(self, returns: torch.Tensor) -> dict[str, float | int]:
         """returns: (rows, E) of ``ask()``'s rows -> figures: population_mean, population_max,
         population_min, step_norm, weight_norm, nonfinite_returns, tied_share (the share of the step's
-        comparisons that tie and so add nothing to it) and floor_tied_share (those tied at the worst return)."""
+        comparisons that tie and so add nothing to it) and floor_tied_share (those tied at the worst return);
+        an optimiser may add its own (the GA and CMA-ES: elite_fitness; CMA-ES: axis_ratio)."""
 
     def state_dict(self) -> dict[str, torch.Tensor | float | int]:
         """Tensors and plain numbers that restore the optimiser exactly."""

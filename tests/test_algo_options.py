@@ -87,3 +87,14 @@ def test_full_cmaes_too_large_for_memory_asks_for_the_diagonal_variant():
         check_memory(config, spec, torch.device("cpu"), torch.float32, 0)
     config.algo.cmaes_covariance = "diagonal"
     check_memory(config, spec, torch.device("cpu"), torch.float32, 0)
+
+
+def test_resuming_cmaes_with_the_other_covariance_is_one_line(tmp_path, capsys):
+    assert train_script.main(args(tmp_path, "--algo", "cmaes", "--cmaes-population", "6")) == 0
+    run_dir = next((tmp_path / "runs").iterdir())
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        train_script.main(["--resume", str(run_dir), "-n", "4", "--cmaes-covariance", "diagonal"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "cannot be resumed with this config: CMA-ES state holds a full covariance; this run's cmaes_covariance is diagonal" in err

@@ -275,8 +275,9 @@ def test_missing_checkpoint_for_resume_is_one_line(tmp_path, capsys):
     [
         (["--hidden", "7"], "cannot be resumed with this config: walk state 'centre' has shape"),
         (["--env-kwargs", "sutton_barto_reward=true"], "--env-kwargs is not accepted with --resume"),
+        (["--algo", "cmaes"], "--algo cmaes is not accepted with --resume: the run was made with algo walk; leave --algo out"),
     ],
-    ids=["other-network", "other-env-kwargs"],
+    ids=["other-network", "other-env-kwargs", "other-algo"],
 )
 def test_resume_with_settings_that_change_the_run_is_one_line(tmp_path, capsys, flags, words):
     train_script.main(small_run_args(tmp_path, tmp_path / "runs", 2))

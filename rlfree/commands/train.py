@@ -61,6 +61,9 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
         # the run's own id is accepted, with its package or bare ('my_pkg:MyEnv-v0', 'MyEnv-v0')
         if args.env is not None and args.env not in (config.env.env, config.env.env.split(":")[-1]):
             raise ConfigError(f"--env {args.env} is not accepted with --resume: the run was made with env {config.env.env}; leave --env out")
+        algo = overrides.get("algo", {}).get("algo", config.algo.algo)
+        if algo != config.algo.algo:  # another optimiser's state cannot continue this one's
+            raise ConfigError(f"--algo {algo} is not accepted with --resume: the run was made with algo {config.algo.algo}; leave --algo out")
         if "env_kwargs" in overrides.get("env", {}) and overrides["env"]["env_kwargs"] != config.env.env_kwargs:
             raise ConfigError(f"--env-kwargs is not accepted with --resume: the run was made with env_kwargs {config.env.env_kwargs}")
         config.update(overrides, "command line")

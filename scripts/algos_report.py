@@ -148,7 +148,7 @@ def summary_rows(results: list[dict], task: str) -> list[list[str]]:
         enough = len(solved) * 2 > len(runs)  # a median over the solved runs means something only for most of them
 
         def median(key: str, fmt: str, budget: str) -> str:
-            return format(statistics.median(r[key] for r in solved), fmt) if enough else f">{budget}"
+            return format(statistics.median(r[key] for r in solved), fmt) if enough else f">{budget}" if budget != "-" else "-"
 
         best = [r["best_eval"] for r in runs if r["best_eval"] is not None]
         rows.append([
@@ -156,13 +156,13 @@ def summary_rows(results: list[dict], task: str) -> list[list[str]]:
             median("env_steps", ",.0f", f"{max_steps:,}"), median("training_steps", ",.0f", "-"),
             median("seconds", ".1f", f"{max_seconds:.0f} s" if math.isfinite(max_seconds) else "-"),
             f"{statistics.median(best):.1f}" if best else "-",
-            " ".join(f"{r['seconds']:.1f}" if r["solved"] else "-" for r in runs),
+            " ".join(f"{r['seconds']:.1f}" if r["solved"] else f"({r['seconds']:.1f})" for r in runs),
         ])
     return rows
 
 
 HEADER = ["optimiser", "rows per generation", "solved", "median env steps to target", "median training steps",
-          "median s to target", "median best evaluation", "s per seed (- : budget spent)"]
+          "median s to target", "median best evaluation", "s per seed (in brackets: the budget spent unsolved)"]
 
 
 def markdown(header: list[str], rows: list[list[str]]) -> str:

@@ -9,8 +9,8 @@ an improvement the tutorial's algorithm here does not make (on Rosenbrock in 5-D
 
 import math
 import statistics
+import warnings
 
-import cma  # pycma, in the test extra
 import numpy as np
 import pytest
 import torch
@@ -20,6 +20,10 @@ from rlfree.config import Config
 from rlfree.errors import NonFiniteRun
 from rlfree.optimiser import Optimiser, build_optimiser
 from rlfree.seeding import perturbations
+
+with warnings.catch_warnings():  # pycma says on import that it draws no plots without matplotlib
+    warnings.simplefilter("ignore", UserWarning)
+    import cma  # pycma, in the test extra
 
 F64 = torch.float64
 

@@ -83,6 +83,26 @@ class NetworkConfig:
 
 
 @dataclass
+class AlgoConfig:
+    """Which optimiser moves the weights, and the settings of the GA and CMA-ES; the walk's are in [walk].
+    The GA's defaults are the neuroevolution reference's run (rlfree.genetic)."""
+
+    algo: str = _f("walk", "the optimiser: walk (the smart random walk, settings in [walk]), ga (the reference's genetic algorithm; "
+                           "ga_parents > 1: the elitist truncation GA) or cmaes (CMA-ES, full or diagonal covariance)",
+                   choices="rlfree.optimiser:ALGOS")
+    ga_population: int = _f(64, "ga: networks evaluated per generation (the reference's population_size)")
+    ga_sigma: float = _f(0.1, "ga: std of the normal mutation added to every weight of a child (the reference's mutation_variance)")
+    ga_parents: int = _f(1, "ga: children are copies of a parent drawn from the best T of the last generation, then mutated "
+                            "(1: the reference, copies of the single best; more: the truncation GA of deep neuroevolution)")
+    ga_elites: int = _f(1, "ga: the best C of the last generation are kept unmutated and scored again with the children "
+                           "(the elites re-evaluated); the best of all is the centre")
+    cmaes_covariance: str = _f("full", "cmaes: full covariance, or diagonal (separable CMA-ES, linear in the weights: for large networks)",
+                               choices="rlfree.cmaes:COVARIANCES")
+    cmaes_population: int = _f(0, "cmaes: samples per generation, lambda (0: 4 + floor(3 ln D), the tutorial's default for D weights)")
+    cmaes_sigma: float = _f(0.2, "cmaes: the initial step size sigma (then adapted)")
+
+
+@dataclass
 class WalkConfig:
     """Defaults: the combination measured to solve CartPole-v1 fastest (README, scripts/bench.py)."""
 
@@ -124,11 +144,11 @@ class RunConfig:
                                 "it beats the generation's median on each of eval_episodes held-out episodes; when 8 in 10 comparisons tie at the "
                                 "worst return over 10 generations and a policy's returns differ between episodes, double --episodes (up to 4); "
                                 "every change is printed and logged (walk/tie_changes); a task whose returns do not tie runs as without it. "
-                                "--coevolve's duel keeps its settings")
+                                "--coevolve's duel and --algo ga or cmaes keep their settings")
     progress: bool = _f(False, "a status line on stderr: rate, ETA against --generations, best centre against the target (always shown at a terminal; with -P also in a log, every 10 s); a generation past 5 s says how far it is, with or without -P")
 
 
-SECTIONS: dict[str, type] = {"env": EnvConfig, "network": NetworkConfig, "walk": WalkConfig, "run": RunConfig}
+SECTIONS: dict[str, type] = {"env": EnvConfig, "network": NetworkConfig, "algo": AlgoConfig, "walk": WalkConfig, "run": RunConfig}
 SHORT_FLAGS = {"generations": "-n", "progress": "-P"}
 
 
@@ -136,6 +156,7 @@ SHORT_FLAGS = {"generations": "-n", "progress": "-P"}
 class Config:
     env: EnvConfig = field(default_factory=EnvConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
     walk: WalkConfig = field(default_factory=WalkConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
@@ -177,8 +198,14 @@ class Config:
                     raise ConfigError(f"{f.name} {value!r} is not accepted; use one of {', '.join(accepted)}")
                 if isinstance(value, float) and not math.isfinite(value):
                     raise ConfigError(f"{f.name}={value} is not accepted: use a finite number")
-        e, n, w, r = self.env, self.network, self.walk, self.run
+        e, n, w, r, a = self.env, self.network, self.walk, self.run, self.algo
         checks = [
+            (a.ga_population >= 2, f"ga_population={a.ga_population} is not accepted: use 2 or more"),
+            (a.ga_sigma > 0, f"ga_sigma={a.ga_sigma} is not accepted: use a value > 0"),
+            (1 <= a.ga_parents <= a.ga_population, f"ga_parents={a.ga_parents} is not accepted: use 1 to ga_population ({a.ga_population})"),
+            (1 <= a.ga_elites < a.ga_population, f"ga_elites={a.ga_elites} is not accepted: use 1 to ga_population - 1 ({a.ga_population - 1})"),
+            (a.cmaes_population == 0 or a.cmaes_population >= 2, f"cmaes_population={a.cmaes_population} is not accepted: use 0 (the default for the network) or 2 or more"),
+            (a.cmaes_sigma > 0, f"cmaes_sigma={a.cmaes_sigma} is not accepted: use a value > 0"),
             (e.workers >= 0, f"workers={e.workers} is not accepted: use 0 (one per CPU core) or more"),
             (e.threads >= 0, f"threads={e.threads} is not accepted: use 0 (torch's default) or more"),
             (e.ray_actors >= 0, f"ray_actors={e.ray_actors} is not accepted: use 0 (one per CPU of the cluster) or more"),

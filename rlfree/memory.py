@@ -19,7 +19,7 @@ import torch
 
 from rlfree.config import Config, ConfigError
 from rlfree.network import NetworkSpec
-from rlfree.optimiser import VARIANTS
+from rlfree.optimiser import generation_size, population_flag
 
 GYM_COPY_BYTES = 4 * 1024  # one gym.make copy of CartPole-v1 or Pendulum-v1, measured; MuJoCo's are larger
 
@@ -65,36 +65,43 @@ def check_memory(config: Config, spec: NetworkSpec, device: torch.device, dtype:
     than the device has (:func:`generation_bytes`; on CUDA, its :func:`host_bytes` are checked
     against this machine's memory and the rest against the GPU's); the message names the largest
     population that fits."""
-    walk, run = config.walk, config.run
-    mirrored = walk.variant == "smart" and walk.mirrored
+    run = config.run
     eval_rows = math.ceil(run.eval_episodes / run.episodes)
     split = device.type == "cuda"
     memories = {"device": device_memory(device), **({"host": device_memory(torch.device("cpu"))} if split else {})}
     memories = {part: memory for part, memory in memories.items() if memory is not None}  # part -> (bytes, what they are)
+    # full CMA-ES keeps C, its eigenbasis and a product of the same size in float64, on the CPU
+    covariance = 3 * 8 * spec.n_params**2 if config.algo.algo == "cmaes" and config.algo.cmaes_covariance == "full" else 0
 
     def needs(population: int, part: str) -> int:
-        rows = VARIANTS[walk.variant].rows_for(population) + eval_rows
-        perturbations = population // 2 if mirrored else population
-        total = generation_bytes(spec, rows, perturbations, run.episodes, dtype.itemsize, copy_bytes)
+        rows, perturbations = generation_size(config, spec.n_params, population)
+        rows += eval_rows
+        total = generation_bytes(spec, rows, perturbations, run.episodes, dtype.itemsize, copy_bytes) + covariance
         if not split:
             return total
-        host = host_bytes(spec, perturbations, rows * run.episodes, copy_bytes)
+        host = host_bytes(spec, perturbations, rows * run.episodes, copy_bytes) + covariance
         return host if part == "host" else total - host
 
     def fits(population: int) -> bool:
         return all(needs(population, part) <= limit for part, (limit, _) in memories.items())
 
-    if fits(walk.population):
+    population = generation_size(config, spec.n_params)[0] if config.algo.algo != "walk" else config.walk.population
+    if fits(population):
         return
-    part = next(part for part, (limit, _) in memories.items() if needs(walk.population, part) > limit)
+    flag = population_flag(config)
+    part = next(part for part, (limit, _) in memories.items() if needs(population, part) > limit)
     limit, where = memories[part]
-    low, high = 0, walk.population  # the largest population that fits, by bisection
+    if covariance and covariance > limit:
+        raise ConfigError(f"full CMA-ES on a network of {spec.n_params:,} weights keeps about {covariance / 2**30:,.1f} GiB of covariance, "
+                          f"more than the {limit / 2**30:,.1f} GiB of {where}: use --cmaes-covariance diagonal (linear in the weights)")
+    low, high = 0, population  # the largest population that fits, by bisection
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    mirrored = config.algo.algo == "walk" and config.walk.variant == "smart" and config.walk.mirrored
     largest = low - low % 2 if mirrored else low
-    hint = f"at most --population {largest:,} fits with these settings" if largest >= 2 else "use a smaller --hidden (or --episodes, --eval-episodes)"
+    hint = f"at most {flag} {largest:,} fits with these settings" if largest >= 2 else "use a smaller --hidden (or --episodes, --eval-episodes)"
     raise ConfigError(
-        f"population={walk.population:,} x episodes={run.episodes} of a network of {spec.n_params:,} weights needs about "
-        f"{needs(walk.population, part) / 2**30:,.1f} GiB per generation, more than the {limit / 2**30:,.1f} GiB of {where}: {hint}"
+        f"{flag.lstrip('-').replace('-', '_')}={population:,} x episodes={run.episodes} of a network of {spec.n_params:,} weights needs about "
+        f"{needs(population, part) / 2**30:,.1f} GiB per generation, more than the {limit / 2**30:,.1f} GiB of {where}: {hint}"
     )

@@ -182,9 +182,13 @@ class Policy:
         clip = self.decoder.kind == "box" and self.decoder.box_mapping == "clip"
         return 4 if clip or self.spec.feed_forward or self.normalizer is not None else 3
 
+    def initial_std(self, scale: float) -> float:
+        """The std of the initial weights: scale / sqrt(K), K the columns of W."""
+        return scale / math.sqrt(self.spec.n_columns)
+
     def initial_params(self, generator: torch.Generator, scale: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """A starting centre (D,): normal weights with std scale / sqrt(K), drawn on the CPU."""
-        std = scale / math.sqrt(self.spec.n_columns)
+        """A starting centre (D,): normal weights with std ``initial_std(scale)``, drawn on the CPU."""
+        std = self.initial_std(scale)
         return torch.randn(self.spec.n_params, generator=generator, dtype=torch.float64).mul_(std).to(dtype)
 
     def network(self, params: torch.Tensor) -> FreeNetwork:

@@ -26,6 +26,7 @@ TRAIN_SEED_RANGE = (0, 2**30)
 HELDOUT_SEED_RANGE = (2**30, 2**31)
 SEED_PURPOSES = {"train": 0, "eval": 1, "check": 2}
 PERTURBATION_STREAM = 0x5EED  # hash_seed's third part for perturbations, apart from SEED_PURPOSES
+PARENT_STREAM = 0x9A4E  # and for the GA's choice of each child's parent
 
 
 def hash_seed(*parts: int) -> int:
@@ -58,6 +59,12 @@ def perturbations(seed: int, generation: int, count: int, dim: int, device: torc
     generator = torch.Generator().manual_seed(hash_seed(seed, generation, PERTURBATION_STREAM))
     eps = torch.randn(count, dim, generator=generator, dtype=torch.float64)
     return eps.to(device, dtype)
+
+
+def parent_choices(seed: int, generation: int, count: int, parents: int) -> torch.Tensor:
+    """(count,) int64 in [0, parents): which of the GA's parents each of a generation's children copies."""
+    generator = torch.Generator().manual_seed(hash_seed(seed, generation, PARENT_STREAM))
+    return torch.randint(0, parents, (count,), generator=generator, dtype=torch.int64)
 
 
 def weights_generator(seed: int) -> torch.Generator:

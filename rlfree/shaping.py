@@ -13,6 +13,8 @@ from typing import Callable
 
 import torch
 
+from rlfree.errors import NonFiniteRun
+
 
 def centred_ranks(fitness: torch.Tensor) -> torch.Tensor:
     """fitness: (P,) -> ranks scaled to [-0.5, 0.5]; tied values share their average rank.
@@ -42,3 +44,28 @@ def raw(fitness: torch.Tensor) -> torch.Tensor:
 
 Shaping = Callable[[torch.Tensor], torch.Tensor]
 SHAPINGS: dict[str, Shaping] = {"zscore": zscore, "centred_ranks": centred_ranks, "raw": raw}
+
+
+def finite_fitness(returns: torch.Tensor, dtype: torch.dtype, generation: int) -> tuple[torch.Tensor, int]:
+    """returns: (rows, E) -> (each row's mean (rows,) in ``dtype``, the non-finite ones ranked
+    below the worst finite one; how many were non-finite). Every optimiser ranks by this, so a
+    NaN or infinite return never reaches its weights. NonFiniteRun (naming ``generation``, the
+    one being told) when none is finite."""
+    fitness = returns.to(dtype).mean(dim=1)
+    finite = torch.isfinite(fitness)
+    n_nonfinite = int((~finite).sum())
+    if n_nonfinite == len(fitness):
+        raise NonFiniteRun(
+            f"generation {generation}: every member's return is NaN or infinite, so the optimiser has nothing to "
+            "compare; the network's activations are likely overflowing: use a bounded activation (tanh, sigmoid, "
+            "softsign), or a smaller lr or sigma"
+        )
+    return torch.where(finite, fitness, fitness[finite].min() - 1.0), n_nonfinite
+
+
+def tied_members(fitness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """fitness: (P,) -> (tied, tied at the floor): (P,) bool each; a member is tied when another
+    member has its return too (a ranking cannot tell them apart)."""
+    _, group, counts = torch.unique(fitness, return_inverse=True, return_counts=True)
+    tied = counts[group] > 1
+    return tied, tied & (fitness == fitness.min())

@@ -24,6 +24,7 @@ before anything large is allocated.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 import time
@@ -41,7 +42,7 @@ from rlfree.evaluate import Rollout, StepProgress, episode_limit
 from rlfree.evaluator import LocalEvaluator
 from rlfree.memory import GYM_COPY_BYTES, check_memory
 from rlfree.obs_norm import Normalizer, RunningStats
-from rlfree.optimiser import VARIANTS, make_optimiser
+from rlfree.optimiser import build_optimiser, generation_size
 from rlfree.policy import Policy
 from rlfree.run_loop import AgentState, Generation, RunState, Snapshot
 from rlfree.seeded_rows import SeededRows, SeedsItsRows
@@ -86,6 +87,8 @@ class GenerationRecord:
     eval_mean: float | None = _tag("eval/mean_reward")
     eval_std: float | None = _tag("eval/std_reward")
     check_mean: float | None = _tag("eval/target_check")  # the target check on gymnasium's own env, when it ran
+    elite_fitness: float | None = _tag("walk/elite_fitness")  # ga: the kept elite's fresh score; cmaes: the mean of the mu rows selected
+    axis_ratio: float | None = _tag("walk/axis_ratio")  # cmaes: sqrt(largest / smallest eigenvalue of C)
     weights: np.ndarray | None = field(default=None, repr=False, metadata={"image": "walk/W", "csv": False})  # the evaluated centre's picture
     episodes_per_member: int | None = _tag("walk/episodes_per_member")  # --episodes, which the tie adaptation may raise
     tie_changes: int | None = _tag("walk/tie_changes")  # settings or centre the tie adaptation changed after this generation (0: none)
@@ -109,6 +112,22 @@ class GenerationRecord:
         if self.adapted is not None:
             line += f"\n       ties: {self.adapted} (--no-adapt-ties keeps the settings)"
         return line
+
+
+def record_type(algo: str) -> type:
+    """The record of ``algo``'s generations: :class:`GenerationRecord` with its ``walk/`` tags (sigma,
+    step norm, population max and min, ties, the W picture, ...) under the algo's own name, ``ga/``
+    or ``cmaes/``, so that runs of different optimisers do not share curves that mean different things."""
+    if algo == "walk":
+        return GenerationRecord
+    renamed = []
+    for f in dataclasses.fields(GenerationRecord):
+        metadata = {key: f"{algo}/{value[len('walk/'):]}" if key in ("tag", "image") and value.startswith("walk/") else value
+                    for key, value in f.metadata.items()}
+        if metadata != dict(f.metadata):
+            default = {} if f.default is dataclasses.MISSING else {"default": f.default}
+            renamed.append((f.name, f.type, field(repr=f.repr, metadata=metadata, **default)))
+    return dataclasses.make_dataclass(f"{algo.capitalize()}GenerationRecord", renamed, bases=(GenerationRecord,))
 
 
 def _fmt(value: float | None, width: int, spec: str = ".1f") -> str:
@@ -141,7 +160,7 @@ class Trainer:
         finally:
             probe.close()
         check_memory(config, self.policy.spec, self.device, self.dtype, GYM_COPY_BYTES if self.backend == "gym" else 0)
-        rows = VARIANTS[config.walk.variant].rows_for(config.walk.population)
+        rows = generation_size(config, self.policy.spec.n_params)[0]
         if env.executor == "ray":
             from rlfree.ray_evaluator import RayEvaluator  # imports Ray, an optional extra
 
@@ -152,10 +171,11 @@ class Trainer:
         if not torch.isfinite(centre).all():
             self.evaluator.close()
             raise ConfigError(f"init_scale={net.init_scale:g} gives initial weights beyond the range of {env.dtype}: use a smaller init_scale")
-        self.optimiser = make_optimiser(config.walk, centre, run.seed)
+        self.optimiser = build_optimiser(config, centre, run.seed, self.policy.initial_std(net.init_scale))
+        self.record_type = record_type(config.algo.algo)  # its TensorBoard tags under the algo's name
         # --normalize-obs: every observation the members were fed so far (rlfree.obs_norm)
         self.obs_stats = RunningStats.empty(self.policy.spec.n_inputs) if net.normalize_obs else None
-        self.tie_adaptation = TieAdaptation() if run.adapt_ties else None
+        self.tie_adaptation = TieAdaptation() if run.adapt_ties and config.algo.algo == "walk" else None  # it adapts the walk's sigma
         self.ties = TieState()  # its memory but for the tied streak, which RunState.tie_streak holds
         spec = self.policy.spec
         self.weight_layout = WeightLayout(spec.n_outputs, spec.n_hidden, spec.n_inputs)
@@ -202,7 +222,7 @@ class Trainer:
         state.generation, state.env_steps = self.optimiser.generation, state.env_steps + steps
         state.episodes += rollout.lengths.numel()
         state.elapsed += seconds
-        record = GenerationRecord(
+        record = self.record_type(
             generation=state.generation, env_steps=state.env_steps, episodes=state.episodes,
             population_mean=stats["population_mean"], population_max=stats["population_max"], population_min=stats["population_min"],
             episode_length_mean=float(rollout.lengths[: len(members)].to(torch.float64).mean()),
@@ -215,6 +235,7 @@ class Trainer:
             tie_changes=None if self.tie_adaptation is None else len(tie_changes),
             adapted=f"{'; '.join(tie_changes)} ({tie_reason})" if tie_changes else None,
             bytes_sent=rollout.bytes_sent, bytes_received=rollout.bytes_received,
+            elite_fitness=stats.get("elite_fitness"), axis_ratio=stats.get("axis_ratio"),
         )
         return Generation(record, best=best)
 
@@ -332,7 +353,7 @@ class Trainer:
 
     def texts(self) -> dict[str, str]:
         """What TensorBoard shows once, beside the config: the legend of the W picture."""
-        return {"walk/W_legend": self.weight_layout.legend(self.weight_scale)}
+        return {f"{self.config.algo.algo}/W_legend": self.weight_layout.legend(self.weight_scale)}
 
     # -- checkpoints ----------------------------------------------------------------------------
     def matrix(self, centre: torch.Tensor) -> np.ndarray:

@@ -39,7 +39,7 @@ from rlfree.config import WalkConfig
 from rlfree.errors import NonFiniteRun
 from rlfree.seeded_rows import SeededRows
 from rlfree.seeding import perturbations
-from rlfree.shaping import SHAPINGS
+from rlfree.shaping import SHAPINGS, finite_fitness, tied_members
 from rlfree.steps import make_step_rule
 
 
@@ -156,16 +156,7 @@ class RandomWalk:
     def _fitness(self, returns: torch.Tensor) -> tuple[torch.Tensor, int]:
         """returns: (rows, E) -> (each row's mean (rows,), non-finite ones ranked below the worst
         finite one; how many were non-finite). NonFiniteRun when none is finite."""
-        fitness = returns.to(self.centre.dtype).mean(dim=1)
-        finite = torch.isfinite(fitness)
-        n_nonfinite = int((~finite).sum())
-        if n_nonfinite == len(fitness):
-            raise NonFiniteRun(
-                f"generation {self.generation + 1}: every member's return is NaN or infinite, so the walk has nothing to "
-                "compare; the network's activations are likely overflowing: use a bounded activation (tanh, sigmoid, "
-                "softsign), or a smaller lr or sigma"
-            )
-        return torch.where(finite, fitness, fitness[finite].min() - 1.0), n_nonfinite
+        return finite_fitness(returns, self.centre.dtype, self.generation + 1)
 
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, torch.Tensor | float | int]:
@@ -273,9 +264,7 @@ class SmartRandomWalk(RandomWalk):
                 plus, minus = plus[chosen], minus[chosen]
             tied = plus == minus
             return tied, tied & (plus == floor)
-        _, group, counts = torch.unique(fitness, return_inverse=True, return_counts=True)
-        tied = counts[group] > 1
-        return tied, tied & (fitness == floor)
+        return tied_members(fitness)
 
     def state_dict(self) -> dict[str, torch.Tensor | float | int]:
         return {**super().state_dict(), **self.step_rule.state_dict()}

@@ -118,7 +118,7 @@ def cartpole_policy(**kw) -> Policy:
 def finished_run(tmp_path_factory) -> Path:
     """A one-generation CartPole-v1 run, to resume."""
     logdir = tmp_path_factory.mktemp("runs")
-    args = ["--env", "CartPole-v1", "-n", "1", "--population", "8", "--eval-episodes", "2", "--target", "1e9", "--logdir", str(logdir)]
+    args = ["--env", "CartPole-v1", "--algo", "walk", "-n", "1", "--population", "8", "--eval-episodes", "2", "--target", "1e9", "--logdir", str(logdir)]
     assert train_command.main(args, prog="train.py") == 0
     (run_dir,) = logdir.iterdir()
     return run_dir
@@ -295,7 +295,7 @@ def test_a_run_with_env_kwargs_records_them_and_its_agent_replays_them(tmp_path)
     logdir = tmp_path / "runs"
     done = subprocess.run(
         [sys.executable, "scripts/train.py", "--env", "CartPole-v1", "--env-kwargs", "sutton_barto_reward=true", "-n", "1",
-         "--population", "8", "--eval-episodes", "2", "--logdir", str(logdir)],
+         "--algo", "walk", "--population", "8", "--eval-episodes", "2", "--logdir", str(logdir)],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr

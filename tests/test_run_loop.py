@@ -82,7 +82,7 @@ def tensorboard_steps(run_dir: Path, tag: str) -> list[int]:
 
 def test_resume_after_a_hard_kill_shows_no_generation_twice(tmp_path):
     logdir = tmp_path / "runs"
-    command = [sys.executable, "-m", "rlfree", "train", "--env", "CartPole-v1", "--backend", "torch", "--population", "64",
+    command = [sys.executable, "-m", "rlfree", "train", "--env", "CartPole-v1", "--algo", "walk", "--backend", "torch", "--population", "64",
                "--episodes", "4", "--eval-episodes", "2", "--target", "1e9", "--save-freq", "5", "-n", "100000", "--logdir", str(logdir)]
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

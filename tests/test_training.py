@@ -70,13 +70,32 @@ def progress_rows(run_dir: Path) -> list[dict]:
 
 
 # -- a run, resumed ------------------------------------------------------------------------------
-def test_resume_continues_bitwise_identical(tmp_path):
+# every optimiser, with a population of 8 (the walk's flags are its own)
+ALGO_ARGS = {
+    "walk": [],
+    "ga": ["--algo", "ga", "--ga-population", "8"],
+    "ga_truncation": ["--algo", "ga", "--ga-population", "8", "--ga-parents", "3", "--ga-elites", "2"],
+    "cmaes": ["--algo", "cmaes", "--cmaes-population", "8"],
+    "cmaes_diagonal": ["--algo", "cmaes", "--cmaes-population", "8", "--cmaes-covariance", "diagonal"],
+}
+
+
+def algo_run_args(tmp_path: Path, logdir: Path, generations: int, algo: str) -> list[str]:
+    args = small_run_args(tmp_path, logdir, generations)
+    if algo != "walk":
+        at = args.index("--population")
+        del args[at : at + 2]
+    return args + ALGO_ARGS[algo]
+
+
+@pytest.mark.parametrize("algo", ALGO_ARGS)
+def test_resume_continues_bitwise_identical(tmp_path, algo):
     straight = tmp_path / "straight"
-    assert train_script.main(small_run_args(tmp_path, straight, 6)) == 0
+    assert train_script.main(algo_run_args(tmp_path, straight, 6, algo)) == 0
     centre_6, W_6, state_6 = latest_centre(only_run_folder(straight))
 
     split = tmp_path / "split"
-    assert train_script.main(small_run_args(tmp_path, split, 3)) == 0
+    assert train_script.main(algo_run_args(tmp_path, split, 3, algo)) == 0
     run_dir = only_run_folder(split)
     centre_3, _, state_3 = latest_centre(run_dir)
     assert state_3["generation"] == 3
@@ -96,6 +115,12 @@ def test_resume_continues_bitwise_identical(tmp_path):
     straight_rows = progress_rows(only_run_folder(straight))
     assert [r["population_mean"] for r in rows] == [r["population_mean"] for r in straight_rows]
     assert [r["env_steps"] for r in rows] == [r["env_steps"] for r in straight_rows]
+    with np.load(run_dir / "checkpoints" / "latest" / "walk.npz", allow_pickle=False) as resumed, \
+            np.load(only_run_folder(straight) / "checkpoints" / "latest" / "walk.npz", allow_pickle=False) as uninterrupted:
+        assert sorted(resumed.files) == sorted(uninterrupted.files)  # the GA's parents and elites, CMA-ES's C, paths, ...
+        for name in resumed.files:
+            assert np.array_equal(resumed[name], uninterrupted[name]), name
+    assert {k: v for k, v in state_resumed.items() if k != "elapsed"} .keys() == {k: v for k, v in state_6.items() if k != "elapsed"}.keys()
 
 
 def test_run_folder_holds_config_progress_events_and_checkpoints(tmp_path):
@@ -250,8 +275,9 @@ def test_missing_checkpoint_for_resume_is_one_line(tmp_path, capsys):
     [
         (["--hidden", "7"], "cannot be resumed with this config: walk state 'centre' has shape"),
         (["--env-kwargs", "sutton_barto_reward=true"], "--env-kwargs is not accepted with --resume"),
+        (["--algo", "cmaes"], "--algo cmaes is not accepted with --resume: the run was made with algo walk; leave --algo out"),
     ],
-    ids=["other-network", "other-env-kwargs"],
+    ids=["other-network", "other-env-kwargs", "other-algo"],
 )
 def test_resume_with_settings_that_change_the_run_is_one_line(tmp_path, capsys, flags, words):
     train_script.main(small_run_args(tmp_path, tmp_path / "runs", 2))

@@ -417,7 +417,7 @@ WALK_OPTIONS = {
 def walk_options(seeds: list[int], device: torch.device = CPU) -> list[list[str]]:
     rows, reference = [], None
     for label, overrides in WALK_OPTIONS.items():
-        overrides = {**overrides, "run": {"generations": 100}, "env": {"device": str(device)}}
+        overrides = {**overrides, "algo": {"algo": "walk"}, "run": {"generations": 100}, "env": {"device": str(device)}}
         result = solve(seeds, overrides, label)
         reference = reference or statistics.median(result[0])
         rows.append(solve_row(label, *result, reference))

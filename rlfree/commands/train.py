@@ -26,10 +26,11 @@ from rlfree.cli import ArgumentParser, add_import_argument, shown_path, user_err
 from rlfree.coevolve import DUEL_ENV_ID, CoevolutionTrainer, DuelRecord
 from rlfree.config import Config, ConfigError, add_arguments, load_toml, overrides_from_args
 from rlfree.evaluate import time_limit_notice
+from rlfree.optimiser import WALK_ONLY
 from rlfree.progress import Console
 from rlfree.run_loop import RunLoop, RunResult, load_run, make_run_folder
 from rlfree.shipped import preset_path
-from rlfree.trainer import TARGET_CHECK_EPISODES, GenerationRecord, Trainer
+from rlfree.trainer import TARGET_CHECK_EPISODES, Trainer
 
 
 def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
@@ -66,6 +67,9 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
         # the run's own id is accepted, with its package or bare ('my_pkg:MyEnv-v0', 'MyEnv-v0')
         if args.env is not None and args.env not in (config.env.env, config.env.env.split(":")[-1]):
             raise ConfigError(f"--env {args.env} is not accepted with --resume: the run was made with env {config.env.env}; leave --env out")
+        algo = overrides.get("algo", {}).get("algo", config.algo.algo)
+        if algo != config.algo.algo:  # another optimiser's state cannot continue this one's
+            raise ConfigError(f"--algo {algo} is not accepted with --resume: the run was made with algo {config.algo.algo}; leave --algo out")
         if "env_kwargs" in overrides.get("env", {}) and overrides["env"]["env_kwargs"] != config.env.env_kwargs:
             raise ConfigError(f"--env-kwargs is not accepted with --resume: the run was made with env_kwargs {config.env.env_kwargs}")
         config.update(overrides, "command line")
@@ -81,7 +85,28 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
     check_env(config, args, overrides, str(preset))
     if with_preset:
         print(f"preset: {shown_path(preset)}")
+    unused = check_algo_options(config, overrides)
+    if unused:
+        print(f"algo {config.algo.algo}: the preset's walk settings {', '.join(unused)} are the walk's and not used")
     return config, None
+
+
+def check_algo_options(config: Config, overrides: dict) -> list[str]:
+    """ConfigError for a walk-only setting (rlfree.optimiser.WALK_ONLY) given on the command line
+    with another algo; returns those a preset set away from their defaults, which that algo ignores."""
+    if config.algo.algo == "walk":
+        return []
+    if overrides.get("run", {}).get("adapt_ties"):  # on by default, and then only the walk's: asked for by name, it is refused
+        raise ConfigError(f"--adapt-ties is not accepted with --algo {config.algo.algo}: it adapts the walk's sigma and episodes; "
+                          "leave it out, or use --algo walk")
+    given = overrides.get("walk", {})
+    for name in WALK_ONLY:
+        if name in given:
+            own = {"population": f" (its population is --{config.algo.algo}-population)", "sigma": f" (its sigma is --{config.algo.algo}-sigma)"}
+            raise ConfigError(f"--{name.replace('_', '-')} is not accepted with --algo {config.algo.algo}: it is a setting of the walk"
+                              f"{own.get(name, '')}; leave it out, or use --algo walk")
+    defaults = Config().walk
+    return [name for name in WALK_ONLY if getattr(config.walk, name) != getattr(defaults, name)]
 
 
 def check_env(config: Config, args: argparse.Namespace, overrides: dict, source: str) -> None:
@@ -100,6 +125,7 @@ DUEL_REFUSES = {
     "network.normalize_obs": "the duel's trainer keeps no observation statistics",
     "walk.reward_shift": "the duel's walks learn from the game's own rewards",
     "env.executor": "the duel's games run in this process",
+    "algo.algo": "each side of the duel trains with its own walk",
 }
 
 
@@ -134,7 +160,7 @@ def main(argv=None, prog: str | None = None) -> int:
             notice = time_limit_notice(algorithm.env_id, config.run.horizon)
             if notice:
                 print(notice)
-            record_type = DuelRecord if duel else GenerationRecord
+            record_type = DuelRecord if duel else algorithm.record_type
             console = Console(record_type, config.run.generations, target=algorithm.target, best=state.best_eval if state else None,
                               status=config.run.progress or sys.stderr.isatty())
             algorithm.on_progress = console.on_progress

@@ -80,6 +80,32 @@ def test_a_crashing_env_is_reported_with_its_id_seed_and_step(vectorization):
     assert len(message.splitlines()) == 1
 
 
+def test_workers_are_replaced_after_their_episodes_and_play_the_same_episodes():
+    """A worker is started afresh after recycle_after episodes (a leaking env's memory goes with
+    the old process); every reset is seeded, so the observations and rewards do not change."""
+    def play(recycle_after: int) -> tuple[list[np.ndarray], list[int]]:
+        env = WorkerVectorEnv("CartPole-v1", 4, workers=2, recycle_after=recycle_after)
+        seen, pids = [], []
+        try:
+            for round_ in range(5):
+                seen.append(env.reset([10 * round_ + i for i in range(4)])[0])
+                pids.append(tuple(p.pid for p in env._processes))
+                for _ in range(3):
+                    obs, reward, *_ = env.step(np.array([0, 1, 1, 0]))
+                    seen += [obs, reward]
+            processes = list(env._processes)
+        finally:
+            env.close()
+        assert not any(p.is_alive() for p in processes)
+        return seen, pids
+
+    kept, kept_pids = play(recycle_after=10**9)
+    renewed, renewed_pids = play(recycle_after=4)  # each worker holds 2 copies: a fresh process every 2 resets
+    assert all(np.array_equal(a, b) for a, b in zip(kept, renewed)) and len(kept) == len(renewed)
+    assert len(set(kept_pids)) == 1
+    assert len(set(renewed_pids)) == 3 and not set(renewed_pids[0]) & set(renewed_pids[-1])
+
+
 def test_negative_workers_are_rejected():
     with pytest.raises(ValueError, match="workers=-1 is not accepted"):
         WorkerVectorEnv("CartPole-v1", 4, workers=-1)

@@ -169,9 +169,10 @@ def _serve(conn: Connection, env_id: str, num_envs: int, env_kwargs: dict | None
 
 
 # Episodes a worker process starts before it is replaced by a fresh one (WorkerVectorEnv._recycle):
-# a few seconds of a process start every ~1,000 LunarLander-v3 generations of 64 members, and a
-# leaking env's growth bounded to ~30 MiB a worker.
-RECYCLE_AFTER_EPISODES = 20_000
+# one process start (a fork and the copies' gym.make, well under a second) every ~80 generations
+# of LunarLander-v3's 64 members x 2 episodes on 2 workers, and a leaking env's growth bounded to
+# ~8 MiB a worker (LunarLander-v3: 1.6 KB an episode).
+RECYCLE_AFTER_EPISODES = 5_000
 
 
 class WorkerVectorEnv:

@@ -28,7 +28,7 @@ import torch
 
 from rlfree.errors import NonFiniteRun
 from rlfree.seeding import perturbations
-from rlfree.shaping import finite_fitness, tied_members
+from rlfree.shaping import finite_fitness, tell_stats, tied_members
 
 F64 = torch.float64
 COVARIANCES = ("full", "diagonal")
@@ -126,14 +126,7 @@ class CMAES:
             self._decompose()
         tied, at_floor = tied_members(fitness)
         return {
-            "population_mean": float(shown.mean()),
-            "population_max": float(shown.max()),
-            "population_min": float(shown.min()),
-            "step_norm": float(step.norm()),
-            "weight_norm": float(self.mean.norm()),
-            "nonfinite_returns": n_nonfinite,
-            "tied_share": float(tied.to(F64).mean()),
-            "floor_tied_share": float(at_floor.to(F64).mean()),
+            **tell_stats(shown, tied, at_floor, step, self.mean, n_nonfinite),
             "elite_fitness": float(shown[chosen].mean()),  # the mu rows the mean moves toward
             "axis_ratio": self.axis_ratio(),
         }

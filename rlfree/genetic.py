@@ -41,7 +41,7 @@ import torch
 
 from rlfree.errors import NonFiniteRun
 from rlfree.seeding import parent_choices, perturbations
-from rlfree.shaping import finite_fitness, tied_members
+from rlfree.shaping import finite_fitness, tell_stats, tied_members
 
 
 class GeneticAlgorithm:
@@ -98,14 +98,7 @@ class GeneticAlgorithm:
         self.centre = best.clone()
         self.generation += 1
         return {
-            "population_mean": float(shown.mean()),
-            "population_max": float(shown.max()),
-            "population_min": float(shown.min()),
-            "step_norm": float(step.norm()),
-            "weight_norm": float(self.centre.norm()),
-            "nonfinite_returns": n_nonfinite,
-            "tied_share": float(tied.to(torch.float64).mean()),
-            "floor_tied_share": float(at_floor.to(torch.float64).mean()),
+            **tell_stats(shown, tied, at_floor, step, self.centre, n_nonfinite),
             "elite_fitness": float(shown[0]),  # the first elite's fresh score: what the incumbent scores again
         }
 

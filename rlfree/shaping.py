@@ -69,3 +69,20 @@ def tied_members(fitness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     _, group, counts = torch.unique(fitness, return_inverse=True, return_counts=True)
     tied = counts[group] > 1
     return tied, tied & (fitness == fitness.min())
+
+
+def tell_stats(shown: torch.Tensor, tied: torch.Tensor, at_floor: torch.Tensor, step: torch.Tensor, centre: torch.Tensor,
+               n_nonfinite: int) -> dict[str, float | int]:
+    """What every optimiser's tell() reports (the console line, TensorBoard): shown, the members'
+    fitness on the env's own reward: (P,); tied, at_floor: (P,) bool (:func:`tied_members`); step:
+    how far the centre moved, and centre: where it now is, (D,) each."""
+    return {
+        "population_mean": float(shown.mean()),
+        "population_max": float(shown.max()),
+        "population_min": float(shown.min()),
+        "step_norm": float(step.norm()),
+        "weight_norm": float(centre.norm()),
+        "nonfinite_returns": n_nonfinite,
+        "tied_share": float(tied.to(torch.float64).mean()),
+        "floor_tied_share": float(at_floor.to(torch.float64).mean()),
+    }

@@ -39,7 +39,7 @@ from rlfree.config import WalkConfig
 from rlfree.errors import NonFiniteRun
 from rlfree.seeded_rows import SeededRows
 from rlfree.seeding import perturbations
-from rlfree.shaping import SHAPINGS, finite_fitness, tied_members
+from rlfree.shaping import SHAPINGS, finite_fitness, tell_stats, tied_members
 from rlfree.steps import make_step_rule
 
 
@@ -143,14 +143,7 @@ class RandomWalk:
         self.generation += 1
         self.sigma = self.schedule(self.sigma)
         return {
-            "population_mean": float(population_fitness.mean()),
-            "population_max": float(population_fitness.max()),
-            "population_min": float(population_fitness.min()),
-            "step_norm": float(step.norm()),
-            "weight_norm": float(self.centre.norm()),
-            "nonfinite_returns": n_nonfinite,
-            "tied_share": float(tied.to(torch.float64).mean()),
-            "floor_tied_share": float(at_floor.to(torch.float64).mean()),
+            **tell_stats(population_fitness, tied, at_floor, step, self.centre, n_nonfinite),
         }
 
     def _fitness(self, returns: torch.Tensor) -> tuple[torch.Tensor, int]:

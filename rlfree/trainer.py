@@ -89,6 +89,8 @@ class GenerationRecord:
     check_mean: float | None = _tag("eval/target_check")  # the target check on gymnasium's own env, when it ran
     elite_fitness: float | None = _tag("walk/elite_fitness")  # ga: the kept elite's fresh score; cmaes: the mean of the mu rows selected
     axis_ratio: float | None = _tag("walk/axis_ratio")  # cmaes: sqrt(largest / smallest eigenvalue of C)
+    connections: int | None = _tag("walk/connections")  # wann: the centre's connections (weights that exist)
+    shared_weight: float | None = _tag("walk/shared_weight")  # wann, while searching: the shared weight the centre did best at
     weights: np.ndarray | None = field(default=None, repr=False, metadata={"image": "walk/W", "csv": False})  # the evaluated centre's picture
     episodes_per_member: int | None = _tag("walk/episodes_per_member")  # --episodes, which the tie adaptation may raise
     tie_changes: int | None = _tag("walk/tie_changes")  # settings or centre the tie adaptation changed after this generation (0: none)
@@ -171,7 +173,7 @@ class Trainer:
         if not torch.isfinite(centre).all():
             self.evaluator.close()
             raise ConfigError(f"init_scale={net.init_scale:g} gives initial weights beyond the range of {env.dtype}: use a smaller init_scale")
-        self.optimiser = build_optimiser(config, centre, run.seed, self.policy.initial_std(net.init_scale))
+        self.optimiser = build_optimiser(config, centre, run.seed, self.policy.initial_std(net.init_scale), self.policy.spec)
         self.record_type = record_type(config.algo.algo)  # its TensorBoard tags under the algo's name
         # --normalize-obs: every observation the members were fed so far (rlfree.obs_norm)
         self.obs_stats = RunningStats.empty(self.policy.spec.n_inputs) if net.normalize_obs else None
@@ -236,6 +238,7 @@ class Trainer:
             adapted=f"{'; '.join(tie_changes)} ({tie_reason})" if tie_changes else None,
             bytes_sent=rollout.bytes_sent, bytes_received=rollout.bytes_received,
             elite_fitness=stats.get("elite_fitness"), axis_ratio=stats.get("axis_ratio"),
+            connections=stats.get("connections"), shared_weight=stats.get("shared_weight"),
         )
         return Generation(record, best=best)
 
@@ -367,7 +370,7 @@ class Trainer:
             arrays.update(self.obs_stats.to_arrays())
         numbers = {name: value for name, value in walk.items() if not torch.is_tensor(value)}  # generation, sigma, seed, ...
         numbers.update(to_numbers(self.ties))
-        return {"": AgentState(self.matrix(walk["centre"]), self.policy.to_json(), arrays, numbers)}
+        return {"": AgentState(self.matrix(walk["centre"]), self.policy.to_json(walk["centre"].detach().cpu().numpy()), arrays, numbers)}
 
     def restore(self, parts: dict[str, Checkpoint]) -> None:
         checkpoint = parts[""]

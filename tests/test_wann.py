@@ -289,3 +289,35 @@ def test_bad_wann_settings_are_one_line_and_nothing_is_written(tmp_path, capsys,
     err = capsys.readouterr().err
     assert words in err and len(err.strip().splitlines()) == 1
     assert not logdir.exists()
+
+
+def test_wiring_picture_draws_inputs_neurons_connections_and_loops():
+    from rlfree.wiring_image import BACK, NEGATIVE, POSITIVE, neuron_depths, wiring_picture
+
+    spec = per_neuron_spec(inputs=2, outputs=1, hidden=3, ticks=2)
+    W = np.zeros((spec.n_activations, spec.n_columns))
+    W[1, 1] = 1.0  # obs 0 -> hidden 1
+    W[0, 3 + 1] = -2.0  # hidden 1 -> output 0
+    W[1, 3 + 0] = 0.5  # output 0 -> hidden 1: back
+    W[2, 3 + 2] = 1.0  # hidden 2 -> itself, reached from nothing else
+    assert neuron_depths(spec, W != 0) == {0: 2, 1: 1, 2: 1}
+    names = ["linear", "sin", "relu", "cos"]
+    picture = wiring_picture(spec, W, names)
+    assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
+    colours = {tuple(c) for c in picture.reshape(-1, 3)}
+    assert {POSITIVE, NEGATIVE, BACK} <= colours
+    # without the loops, no orange
+    plain = W.copy()
+    plain[1, 3], plain[2, 5] = 0.0, 0.0
+    assert BACK not in {tuple(c) for c in wiring_picture(spec, plain, names).reshape(-1, 3)}
+
+
+def test_a_wann_run_saves_its_wiring_beside_the_agent_and_to_tensorboard(wann_run):
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    png = wann_run / "checkpoints" / "best" / "wiring.png"
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size[0] > 200
+    events = EventAccumulator(str(wann_run), size_guidance={"images": 0}).Reload()
+    assert "wann/wiring" in events.Tags()["images"] and "wann/connections" in events.Tags()["scalars"]

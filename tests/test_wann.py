@@ -321,3 +321,26 @@ def test_a_wann_run_saves_its_wiring_beside_the_agent_and_to_tensorboard(wann_ru
         assert image.format == "PNG" and image.size[0] > 200
     events = EventAccumulator(str(wann_run), size_guidance={"images": 0}).Reload()
     assert "wann/wiring" in events.Tags()["images"] and "wann/connections" in events.Tags()["scalars"]
+
+
+def test_wann_report_refuses_bad_input_in_one_line(capsys):
+    from test_coevolve import _script
+
+    report = _script("wann_report")
+    assert report.main(["--envs", "Pong-v5"]) == 2
+    err = capsys.readouterr().err
+    assert "--envs Pong-v5" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_wann_report_runs_its_three_runs_and_prints_the_table(tmp_path, capsys):
+    from test_coevolve import _script
+
+    report = _script("wann_report")
+    assert report.main(["--envs", "CartPole-v1", "--scale", "0.1", "--episodes", "3", "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "WANN, mean over the six shared weights" in out and "dense free network, walk" in out
+    result = json.loads((tmp_path / "r.json").read_text())[0]
+    assert set(result["by_weight"]) == {str(w) for w in SHARED_WEIGHTS}
+    assert result["connections"]["wann"] < result["connections"]["dense"] == 6 * (1 + 4 + 6)  # 2 outputs + 4 hidden, every weight
+    assert result["tuning"]["episodes"] > result["search"]["episodes"]

@@ -112,6 +112,8 @@ class AlgoConfig:
     wann_add_node: float = _f(0.25, "wann: probability that a child reroutes a connection through an unused hidden neuron")
     wann_change_activation: float = _f(0.5, "wann: probability that a child's hidden neuron changes its activation")
     wann_init_connection: float = _f(0.5, "wann: probability of each bias/input -> output connection in the first genomes")
+    wann_tuner: str = _f("walk", "wann: what tunes the found wiring's existing weights after the search: walk (masked, [walk] settings) "
+                                 "or cmaes (over those weights only; cmaes_sigma, cmaes_population)", choices="rlfree.wann:TUNERS")
 
 
 @dataclass

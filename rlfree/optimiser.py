@@ -72,7 +72,8 @@ def _wann(config: Config, centre: torch.Tensor, seed: int, initial_std: float, s
     return WeightAgnosticSearch(spec, population=a.wann_population, search_generations=a.wann_generations, elites=a.wann_elites,
                                 tournament=a.wann_tournament, prob_moo=a.wann_prob_moo, add_connection=a.wann_add_connection,
                                 add_node=a.wann_add_node, change_activation=a.wann_change_activation,
-                                init_connection=a.wann_init_connection, walk=config.walk, seed=seed, dtype=centre.dtype, device=centre.device)
+                                init_connection=a.wann_init_connection, walk=config.walk, seed=seed, dtype=centre.dtype, device=centre.device,
+                                tuner=a.wann_tuner, cmaes_sigma=a.cmaes_sigma, cmaes_population=a.cmaes_population)
 
 
 def _cmaes(config: Config, centre: torch.Tensor, seed: int, initial_std: float) -> Optimiser:

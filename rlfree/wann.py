@@ -47,6 +47,7 @@ import math
 
 import torch
 
+from rlfree.cmaes import CMAES
 from rlfree.config import WalkConfig
 from rlfree.network import NEURON_ACTIVATIONS, NetworkSpec
 from rlfree.seeding import hash_seed
@@ -54,6 +55,7 @@ from rlfree.shaping import finite_fitness, tell_stats, tied_members
 from rlfree.walk import SmartRandomWalk
 
 SHARED_WEIGHTS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)  # the reference's weight values
+TUNERS = ("walk", "cmaes")  # [algo] wann_tuner: what tunes the found wiring's weights
 WANN_STREAM = 0x3A77  # hash_seed's third part for the search's draws, apart from the other streams
 LINEAR = list(NEURON_ACTIVATIONS).index("linear")
 
@@ -104,7 +106,8 @@ class WeightAgnosticSearch:
 
     def __init__(self, spec: NetworkSpec, *, population: int, search_generations: int, elites: int, tournament: int,
                  prob_moo: float, add_connection: float, add_node: float, change_activation: float, init_connection: float,
-                 walk: WalkConfig, seed: int, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):
+                 walk: WalkConfig, seed: int, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu",
+                 tuner: str = "walk", cmaes_sigma: float = 0.2, cmaes_population: int = 0):
         if not spec.per_neuron:
             raise ValueError("weight-agnostic search needs a per-neuron network (activation per_neuron)")
         if not 1 <= elites < population:
@@ -116,7 +119,10 @@ class WeightAgnosticSearch:
         self.prob_moo = prob_moo
         self.operators = (add_connection, add_node, change_activation)
         self.init_connection = init_connection
+        if tuner not in TUNERS:
+            raise ValueError(f"wann_tuner {tuner!r} is not accepted; use {' or '.join(TUNERS)}")
         self.walk_config = walk
+        self.tuner, self.cmaes_sigma, self.cmaes_population = tuner, cmaes_sigma, cmaes_population
         self.seed = seed
         self.dtype, self.device = dtype, torch.device(device)
         self.generation = 0
@@ -124,7 +130,8 @@ class WeightAgnosticSearch:
         self.weights = torch.tensor(SHARED_WEIGHTS, dtype=torch.float64)
         self.masks, self.codes = self._first_population()  # (N, A, K) bool, (N, A) int64
         self.centre = self.member(self.masks[0], self.codes[0], 1.0)
-        self.tuning: SmartRandomWalk | None = None
+        self.tuning: SmartRandomWalk | MaskedCMAES | None = None
+        self.free: torch.Tensor | None = None  # (D,) 0/1 while tuning: the weights it may move
         self._asked = False
 
     # -- the genome as parameters -------------------------------------------------------------
@@ -205,8 +212,12 @@ class WeightAgnosticSearch:
         if free is None:
             free = torch.cat([(self.centre[: self.spec.n_weights] != 0).to(torch.float64),
                               torch.zeros(self.spec.n_activations, dtype=torch.float64)])
-        self.tuning = SmartRandomWalk(self.centre, self.walk_config, self.seed, free=free)
-        self.tuning.generation = self.generation  # its perturbations: a function of the run's generation
+        self.free = free
+        if self.tuner == "cmaes":
+            self.tuning = MaskedCMAES(self.centre, free, sigma=self.cmaes_sigma, population=self.cmaes_population, seed=self.seed)
+        else:
+            self.tuning = SmartRandomWalk(self.centre, self.walk_config, self.seed, free=free)
+            self.tuning.generation = self.generation  # its perturbations: a function of the run's generation
         self.sigma = self.tuning.sigma
 
     def connections(self, flat: torch.Tensor) -> int:
@@ -283,7 +294,7 @@ class WeightAgnosticSearch:
         state = {"centre": self.centre.clone(), "masks": self.masks.to(torch.float64), "codes": self.codes.to(torch.float64),
                  "generation": self.generation, "seed": self.seed, "sigma": self.sigma, "tuning": int(self.tuning is not None)}
         if self.tuning is not None:
-            state["free"] = self.tuning.free.to(torch.float64).clone()
+            state["free"] = self.free.clone()
             state.update({f"tune_{name}": value for name, value in self.tuning.state_dict().items()})
         return state
 
@@ -307,5 +318,49 @@ class WeightAgnosticSearch:
                 raise ValueError(f"wann state 'free' has shape {tuple(free.shape)}; this network needs ({self.spec.n_params},)")
             self.start_tuning(free)
             self.tuning.load_state_dict({name[len("tune_"):]: value for name, value in state.items() if name.startswith("tune_")})
+            self.centre = self.tuning.centre
         self.sigma = float(state.get("sigma", self.sigma))
         self._asked = False
+
+
+class MaskedCMAES:
+    """CMA-ES (:mod:`rlfree.cmaes`) over the free coordinates of a flat vector only: its samples
+    (lambda, d) are written into copies of the centre (D,), whose other entries (missing weights,
+    activation codes) never change. The same protocol as every optimiser."""
+
+    def __init__(self, centre: torch.Tensor, free: torch.Tensor, *, sigma: float, population: int, seed: int):
+        self.index = torch.nonzero(free.to("cpu") != 0).flatten()  # (d,)
+        if len(self.index) < 2:
+            raise ValueError(f"CMA-ES tuning needs 2 or more weights; the wiring has {len(self.index)}")
+        self.base = centre.clone()  # (D,)
+        self.inner = CMAES(centre[self.index.to(centre.device)], sigma=sigma, population=population, seed=seed)
+        self.rows = self.inner.rows
+
+    @property
+    def centre(self) -> torch.Tensor:
+        full = self.base.clone()
+        full[self.index.to(full.device)] = self.inner.centre.to(full.device, full.dtype)
+        return full
+
+    @property
+    def sigma(self) -> float:
+        return self.inner.sigma
+
+    @property
+    def generation(self) -> int:
+        return self.inner.generation
+
+    def ask(self) -> torch.Tensor:
+        sub = self.inner.ask()  # (lambda, d)
+        full = self.base.expand(len(sub), -1).clone()
+        full[:, self.index.to(full.device)] = sub.to(full.dtype)
+        return full
+
+    def tell(self, returns: torch.Tensor, env_returns: torch.Tensor | None = None) -> dict[str, float | int]:
+        return self.inner.tell(returns, env_returns)
+
+    def state_dict(self) -> dict[str, torch.Tensor | float | int]:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.inner.load_state_dict(state)

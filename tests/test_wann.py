@@ -146,9 +146,10 @@ def test_nsga_ranks_put_the_first_front_first_and_spread_it():
     assert sorted(rank.tolist()) == list(range(6))
 
 
-def test_centre_is_the_best_mean_genome_at_its_best_weight_and_tuning_moves_only_its_weights():
+@pytest.mark.parametrize("tuner", ["walk", "cmaes"])
+def test_centre_is_the_best_mean_genome_at_its_best_weight_and_tuning_moves_only_its_weights(tuner):
     spec = per_neuron_spec()
-    algorithm = search(search_generations=3)
+    algorithm = search(search_generations=3, tuner=tuner, cmaes_population=6)
     for _ in range(3):
         rows = algorithm.ask()
         returns = toy_returns(rows, spec)
@@ -168,17 +169,17 @@ def test_centre_is_the_best_mean_genome_at_its_best_weight_and_tuning_moves_only
     assert not (algorithm.centre[: spec.n_weights][start[: spec.n_weights] == 0] != 0).any(), "a missing weight appeared"
 
 
-@pytest.mark.parametrize("split", [2, 5], ids=["mid_search", "mid_tuning"])
-def test_state_dict_then_load_state_dict_continues_bitwise(split):
+@pytest.mark.parametrize("split, tuner", [(2, "walk"), (5, "walk"), (5, "cmaes")], ids=["mid_search", "mid_tuning", "mid_cmaes_tuning"])
+def test_state_dict_then_load_state_dict_continues_bitwise(split, tuner):
     spec = per_neuron_spec()
-    straight = search()
+    straight = search(tuner=tuner)
     for _ in range(8):
         straight.tell(toy_returns(straight.ask(), spec))
-    first = search()
+    first = search(tuner=tuner)
     for _ in range(split):
         first.tell(toy_returns(first.ask(), spec))
     state = {k: v.numpy() if torch.is_tensor(v) else v for k, v in first.state_dict().items()}  # as a checkpoint holds it
-    resumed = search(seed=99)
+    resumed = search(seed=99, tuner=tuner)
     resumed.load_state_dict({k: torch.from_numpy(v) if hasattr(v, "shape") else v for k, v in state.items()})
     for _ in range(8 - split):
         resumed.tell(toy_returns(resumed.ask(), spec))

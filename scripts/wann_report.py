@@ -14,8 +14,9 @@ this process, with the settings of :data:`SETTINGS`:
    mask-respecting walk from that best shared weight. Its best checkpoint (chosen on the run's
    held-out evaluation episodes, not these) plays the same 100 episodes.
 3. ``--algo walk`` on a dense free network of the same size (the same hidden neurons and ticks,
-   tanh everywhere, every weight present) with the same walk settings, for as many episodes as
-   the search and tuning together played; its best checkpoint plays the same 100 episodes.
+   tanh everywhere, every weight present) with the walk settings of :data:`SETTINGS`, for its
+   ``dense`` generations (its episodes and time are in the table beside the WANN's); its best
+   checkpoint plays the same 100 episodes.
 
 Reported: the returns (mean +- std over the 100 episodes; for "mean over weights", the mean of
 the six means +- their std), the connections (weights that exist) of each network, and the wall
@@ -32,7 +33,6 @@ import contextlib
 import csv
 import io
 import json
-import math
 import sys
 import tempfile
 import time
@@ -48,11 +48,14 @@ from rlfree.wann import SHARED_WEIGHTS
 SCORE_SEED = 2**31  # the 100 episodes' seeds: SCORE_SEED + i, outside training's and evaluation's ranges
 
 # Per task: the network, the search and the tuning walk (every other setting: rlfree's default).
+# tuner: what tunes the wiring (--wann-tuner); dense: the dense walk's generations (its episodes are
+# reported beside the WANN's: at these sizes the same episodes as search and tuning would take hours).
 SETTINGS = {
-    "rlfree/CartPoleSwingUp-v0": dict(hidden=12, ticks=3, wann_population=64, search=150, tune=250, walk_population=64,
-                                      sigma=0.1, lr=0.05, episodes=1, eval_freq=10, eval_episodes=10),
-    "CartPole-v1": dict(hidden=4, ticks=3, wann_population=32, search=20, tune=20, walk_population=32,
-                        sigma=0.1, lr=0.05, episodes=1, eval_freq=5, eval_episodes=10),
+    "rlfree/CartPoleSwingUp-v0": dict(hidden=12, ticks=3, wann_population=64, search=150, tune=400, tuner="cmaes", cmaes_population=24,
+                                      cmaes_sigma=0.2, walk_population=64, sigma=0.1, lr=0.05, dense=300, episodes=1, eval_freq=10,
+                                      eval_episodes=10),
+    "CartPole-v1": dict(hidden=4, ticks=3, wann_population=32, search=20, tune=20, tuner="walk", cmaes_population=0, cmaes_sigma=0.2,
+                        walk_population=32, sigma=0.1, lr=0.05, dense=40, episodes=1, eval_freq=5, eval_episodes=10),
 }
 
 # The reference's Table 1 (Gaier and Ha 2019), swing-up: a WANN at random shared weights, at the
@@ -106,7 +109,8 @@ def report_env(env_id: str, s: dict, scale: float, episodes: int, workdir: Path,
     search = max(1, round(s["search"] * scale))
     tune = max(1, round(s["tune"] * scale))
     wann_args = common_args(env_id, s, workdir / "wann", seed) + [
-        "--algo", "wann", "--wann-population", str(s["wann_population"]), "--wann-generations", str(search)]
+        "--algo", "wann", "--wann-population", str(s["wann_population"]), "--wann-generations", str(search),
+        "--wann-tuner", s["tuner"], "--cmaes-population", str(s["cmaes_population"]), "--cmaes-sigma", str(s["cmaes_sigma"])]
     run = train(wann_args + ["-n", str(search)])
     searched = progress(run)
     found = load_agent(run / "checkpoints" / "latest")
@@ -119,13 +123,13 @@ def report_env(env_id: str, s: dict, scale: float, episodes: int, workdir: Path,
     tuned = load_agent(run)
     tuned_returns = score(tuned, episodes)
 
-    dense_generations = max(1, math.ceil(tuned_progress["episodes"] / (s["walk_population"] * s["episodes"])))
+    dense_generations = max(1, round(s["dense"] * scale))
     dense_run = train(common_args(env_id, s, workdir / "dense", seed) + ["--activation", "tanh", "-n", str(dense_generations)])
     dense_progress = progress(dense_run)
     dense = load_agent(dense_run)
     dense_returns = score(dense, episodes)
     return {
-        "env": env_id, "search_generations": search, "tune_generations": tune, "episodes_scored": episodes,
+        "env": env_id, "tuner": s["tuner"], "search_generations": search, "tune_generations": tune, "episodes_scored": episodes,
         "by_weight": {str(w): [float(r.mean()), float(r.std())] for w, r in by_weight.items()},
         "mean_over_weights": [float(means.mean()), float(means.std())],
         "best_weight": best_weight, "at_best_weight": [float(by_weight[best_weight].mean()), float(by_weight[best_weight].std())],
@@ -152,7 +156,7 @@ def markdown(results: list[dict]) -> str:
             f"| {r['connections']['wann']} | {s['elapsed']:.0f} s (search) | {s['episodes']:,} |",
             f"| | WANN at its best shared weight ({r['best_weight']:g}) | {pm(r['at_best_weight'])} | {ref.get('best shared weight', '—')} "
             f"| {r['connections']['wann']} | (same search) | |",
-            f"| | WANN after tuning (masked walk, {r['tune_generations']} generations) | {pm(r['after_tuning'])} | {ref.get('after tuning', '—')} "
+            f"| | WANN after tuning ({r['tuner']} over its weights, {r['tune_generations']} generations) | {pm(r['after_tuning'])} | {ref.get('after tuning', '—')} "
             f"| {r['connections']['tuned']} | {t['elapsed']:.0f} s (search + tuning) | {t['episodes']:,} |",
             f"| | dense free network, walk | {pm(r['dense'])} | {ref.get('dense, tuned', '—')} | {r['connections']['dense']} "
             f"| {d['elapsed']:.0f} s | {d['episodes']:,} |",

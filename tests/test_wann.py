@@ -345,3 +345,23 @@ def test_wann_report_runs_its_three_runs_and_prints_the_table(tmp_path, capsys):
     assert set(result["by_weight"]) == {str(w) for w in SHARED_WEIGHTS}
     assert result["connections"]["wann"] < result["connections"]["dense"] == 6 * (1 + 4 + 6)  # 2 outputs + 4 hidden, every weight
     assert result["tuning"]["episodes"] > result["search"]["episodes"]
+
+
+@pytest.mark.parametrize("shared", [None, -1.0])
+def test_the_readmes_numpy_runner_plays_a_wann_agent_as_rlfree_does(wann_run, shared, capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if 'saved["neurons"]' in b]
+    best = wann_run / "checkpoints" / "best"
+    block = block.replace('"runs/rlfree-CartPoleSwingUp-v0__.../checkpoints/best"', repr(str(best)))
+    if shared is not None:
+        block = block.replace("# W = -1.0 * np.array", "W = -1.0 * np.array")
+    exec(block, {})
+    agent = load_agent(wann_run)
+    agent = agent if shared is None else agent.with_shared_weight(shared)
+    env = agent.make_env()
+    expected = agent.play(env, seed=1)[0]
+    env.close()
+    assert float(capsys.readouterr().out) == expected

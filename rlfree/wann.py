@@ -37,7 +37,9 @@ The centre (the agent saved, evaluated and watched) is the genome with the best 
 weights, at the shared weight where it did best. After ``search_generations`` the search stops
 and **tuning** starts from that centre: the smart random walk (:mod:`rlfree.walk`, the run's
 ``[walk]`` settings) over the non-zero weights only, its perturbations zero outside the mask and
-on the activation codes. Every random number is drawn from a generator seeded by (seed,
+on the activation codes, or (``tuner = "cmaes"``) CMA-ES over those weights alone
+(:class:`MaskedCMAES`). The figures' weight and step norms count the weights, not the codes.
+Every random number is drawn from a generator seeded by (seed,
 generation), so a checkpoint (the population, the centre, the walk's state) resumes bitwise.
 """
 
@@ -98,10 +100,11 @@ def nsga_ranks(objectives: torch.Tensor) -> torch.Tensor:
 
 
 class WeightAgnosticSearch:
-    """The search over (mask, activations) of a per-neuron free network, then the masked walk.
+    """The search over (mask, activations) of a per-neuron free network, then the tuning of the
+    best wiring's weights (the masked walk, or CMA-ES over them: ``tuner``).
 
     Rows of a search generation: ``population * len(SHARED_WEIGHTS)``, genome-major; of a tuning
-    generation: the walk's population.
+    generation: the tuner's.
     """
 
     def __init__(self, spec: NetworkSpec, *, population: int, search_generations: int, elites: int, tournament: int,
@@ -176,9 +179,10 @@ class WeightAgnosticSearch:
             raise ValueError(f"returns of shape {tuple(returns.shape)} are not accepted: expected ({self.rows}, episodes)")
         self._asked = False
         if self.tuning is not None:
+            previous = self.centre
             stats = self.tuning.tell(returns, env_returns)
             self.centre, self.sigma, self.generation = self.tuning.centre, self.tuning.sigma, self.generation + 1
-            return {**stats, "connections": self.connections(self.centre), "shared_weight": None}
+            return {**stats, **self._norms(previous), "connections": self.connections(self.centre), "shared_weight": None}
         fitness, n_nonfinite = finite_fitness(returns, torch.float64, self.generation + 1)  # (N S,)
         shown = fitness if env_returns is None else finite_fitness(env_returns, torch.float64, self.generation + 1)[0]
         by_weight = fitness.reshape(self.population, len(SHARED_WEIGHTS))
@@ -196,6 +200,7 @@ class WeightAgnosticSearch:
         tied, at_floor = tied_members(mean)
         stats = {
             **tell_stats(shown_mean, tied, at_floor, self.centre.double() - previous.double(), self.centre.double(), n_nonfinite),
+            **self._norms(previous),
             "elite_fitness": float(shown_mean[champion]),  # the champion's mean over the shared weights
             "connections": int(connections[champion]),
             "shared_weight": weight,
@@ -219,6 +224,11 @@ class WeightAgnosticSearch:
             self.tuning = SmartRandomWalk(self.centre, self.walk_config, self.seed, free=free)
             self.tuning.generation = self.generation  # its perturbations: a function of the run's generation
         self.sigma = self.tuning.sigma
+
+    def _norms(self, previous: torch.Tensor) -> dict[str, float]:
+        """step_norm and weight_norm over the weights of the centre (D,), its activation codes left out."""
+        weights, before = self.centre[: self.spec.n_weights].double(), previous[: self.spec.n_weights].double()
+        return {"step_norm": float((weights - before).norm()), "weight_norm": float(weights.norm())}
 
     def connections(self, flat: torch.Tensor) -> int:
         """The connections of a flat member (D,): its non-zero weights."""

@@ -159,6 +159,7 @@ def test_centre_is_the_best_mean_genome_at_its_best_weight_and_tuning_moves_only
         assert torch.equal(algorithm.centre, rows[champion * 6 + int(by[champion].argmax())])
         assert stats["shared_weight"] == SHARED_WEIGHTS[int(by[champion].argmax())]
         assert stats["connections"] == int((rows[champion * 6, : spec.n_weights] != 0).sum())
+        assert stats["weight_norm"] == pytest.approx(float(algorithm.centre[: spec.n_weights].norm()))  # the codes left out
     assert algorithm.tuning is not None and algorithm.rows == 6
     start = algorithm.centre.clone()
     for _ in range(4):

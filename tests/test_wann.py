@@ -366,3 +366,22 @@ def test_the_readmes_numpy_runner_plays_a_wann_agent_as_rlfree_does(wann_run, sh
     expected = agent.play(env, seed=1)[0]
     env.close()
     assert float(capsys.readouterr().out) == expected
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda saved: saved["neurons"].__setitem__(0, "swish"), "neuron activation 'swish' is not accepted"),
+    (lambda saved: saved.pop("neurons"), "needs an activation for each of its"),
+    (lambda saved: saved["mask"].pop(), "its mask should be"),
+])
+def test_a_hand_edited_wann_agent_is_one_line(wann_run, tmp_path, edit, words):
+    import shutil
+
+    from rlfree.checkpoint import CheckpointError
+
+    folder = tmp_path / "agent"
+    shutil.copytree(wann_run / "checkpoints" / "best", folder)
+    saved = json.loads((folder / "network.json").read_text())
+    edit(saved)
+    (folder / "network.json").write_text(json.dumps(saved))
+    with pytest.raises(CheckpointError, match=words):
+        load_agent(folder)

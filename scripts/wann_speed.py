@@ -2,17 +2,21 @@
 
     python scripts/wann_speed.py                      # 64 genomes x 6 shared weights on the swing-up
     python scripts/wann_speed.py --genomes 32 --loop-rows 12
+    python scripts/wann_speed.py --from RUN_DIR       # the population a swing-up run's search ended with
 
-The genomes are the search's own first population after ``--generations`` generations of
-``WeightAgnosticSearch`` (their wiring grows with the generations), on ``rlfree/CartPoleSwingUp-v0``
-with one episode per row, as ``rlfree train --algo wann --episodes 1`` plays them:
+The genomes are a ``WeightAgnosticSearch``'s population after ``--generations`` generations fed
+made-up returns (their wiring grows, but they mostly push the cart off the track within a few
+hundred steps), or with ``--from`` the last population of a real ``--algo wann`` run on the
+swing-up (its checkpoints/latest), which mostly plays whole 1000-step episodes as the search's
+generations do; on ``rlfree/CartPoleSwingUp-v0`` with one episode per row, as
+``rlfree train --algo wann --episodes 1`` plays them:
 
 - **batched**: every genome at every shared weight in one :func:`rlfree.evaluate.evaluate` call
   on the torch twin (what a search generation runs);
 - **loop**: the reference's way, one network at one weight, one episode, one step at a time in
-  numpy on gymnasium's own env. ``--loop-rows`` rows are played and the time per row multiplied
-  by the generation's rows (every row plays the same kind of 1000-step episode, or fewer steps
-  where the cart leaves the track: the figure says how many steps each side played).
+  numpy on gymnasium's own env. The first ``--loop-rows`` rows are played and their time per env
+  step multiplied by the env steps the batched evaluation played (the same episodes: a loop's
+  time grows with the steps it plays, the batch's with its longest episode).
 
 Both are timed in the same run, on whatever else the machine runs, so the ratio is the figure.
 """
@@ -20,8 +24,10 @@ Both are timed in the same run, on whatever else the machine runs, so the ratio 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -63,11 +69,18 @@ def main(argv=None) -> int:
     parser.add_argument("--loop-rows", type=int, default=12, help="rows the numpy loop plays (its time per row is scaled to the generation)")
     parser.add_argument("--hidden", type=int, default=12)
     parser.add_argument("--ticks", type=int, default=3)
+    parser.add_argument("--from", dest="source", metavar="RUN_DIR", help="time the last population of this --algo wann run on the swing-up")
     args = parser.parse_args(argv)
     if min(args.genomes, args.loop_rows, args.hidden + 1, args.ticks) < 1 or args.genomes < 2 or args.generations < 0:
         print("wann_speed: error: --genomes 2 or more, --loop-rows and --ticks 1 or more, --hidden and --generations 0 or more", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
+    if args.source:
+        saved = json.loads((Path(args.source) / "checkpoints" / "latest" / "network.json").read_text())
+        if saved.get("env_id") != ENV_ID or saved["network"].get("activation") != "per_neuron":
+            print(f"wann_speed: error: --from {args.source} is not an --algo wann run on {ENV_ID}", file=sys.stderr)
+            return 2
+        args.hidden, args.ticks = saved["network"]["n_hidden"], saved["network"]["ticks"]
     probe = gym.make(ENV_ID)
     policy = Policy.for_spaces(ENV_ID, probe.observation_space, probe.action_space, hidden=args.hidden, ticks=args.ticks,
                                activation="per_neuron")
@@ -80,6 +93,11 @@ def main(argv=None) -> int:
     for _ in range(args.generations):  # grow the wiring with made-up returns: only its size matters here
         rows = search.ask()
         search.tell(torch.rand(len(rows), 1, generator=rng, dtype=torch.float64))
+    if args.source:
+        with np.load(Path(args.source) / "checkpoints" / "latest" / "walk.npz") as state:
+            masks, codes = torch.from_numpy(state["masks"]) != 0, torch.from_numpy(state["codes"]).round().to(torch.int64)
+        search.population, search.masks, search.codes = len(masks), masks, codes
+        args.generations = "its"
     rows = search.ask()  # (genomes * 6, D)
     seeds = torch.arange(1)
     twin = make_twin(ENV_ID, len(rows))
@@ -96,13 +114,14 @@ def main(argv=None) -> int:
         W = spec.matrix(flat[r])
         codes = [list(NEURON_ACTIVATIONS).index(n) for n in spec.neurons(flat[r])]
         loop_steps += numpy_episode(W, np.array(codes), spec.ticks, spec.n_outputs, seed=r)[1]
-    loop = (time.perf_counter() - started) / args.loop_rows * len(rows)
+    loop = (time.perf_counter() - started) / loop_steps * batched_steps
 
     connections = float((rows[:, : spec.n_weights] != 0).sum(1).to(torch.float64).mean())
-    print(f"one search generation: {args.genomes} genomes x 6 shared weights = {len(rows)} episodes on {ENV_ID}, "
+    print(f"one search generation: {search.population} genomes x 6 shared weights = {len(rows)} episodes on {ENV_ID}, "
           f"wiring of {connections:.1f} connections on average after {args.generations} generations")
     print(f"  batched (one evaluate() on the torch twin): {batched:8.2f} s  ({batched_steps:,} env steps)")
-    print(f"  loop (numpy, gymnasium's env, one row at a time; {args.loop_rows} rows played, {loop_steps:,} steps, scaled): {loop:8.2f} s")
+    print(f"  loop (numpy, gymnasium's env, one row at a time; {args.loop_rows} rows played, {loop_steps:,} steps, "
+          f"scaled to {batched_steps:,}): {loop:8.2f} s")
     print(f"  batched / loop speed: {loop / batched:.1f}x")
     return 0
 

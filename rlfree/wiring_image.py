@@ -109,7 +109,8 @@ def wiring_picture(spec: NetworkSpec, W: np.ndarray, neurons: list[str], input_n
 def _arc(start: tuple[float, float], end: tuple[float, float], points: int = 24) -> list[tuple[float, float]]:
     """A quadratic curve from start to end, bulging upward: a connection that goes back."""
     (x0, y0), (x1, y1) = start, end
-    cx, cy = (x0 + x1) / 2, min(y0, y1) - 40 - 0.25 * abs(x1 - x0)
+    # the control point no higher than the caption's line, so that a long arc stays in the picture
+    cx, cy = (x0 + x1) / 2, max(min(y0, y1) - 40 - 0.25 * abs(x1 - x0), 24.0)
     return [((1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t * t * x1, (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t * t * y1)
             for t in (k / points for k in range(points + 1))]
 

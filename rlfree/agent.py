@@ -12,7 +12,7 @@ records, up to its time limit or, for an env registered without one, DEFAULT_HOR
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Collection
 
@@ -35,6 +35,17 @@ class Agent:
     params: torch.Tensor  # (1, D) float64: the saved W's parameter columns, flattened (NetworkSpec.flat)
     source: Path
     env_kwargs: dict = field(default_factory=dict)  # of gym.make, as the agent was trained
+    mask: np.ndarray | None = None  # (A, K) 0/1: which weights exist, for a per-neuron (--algo wann) agent
+
+    def with_shared_weight(self, weight: float) -> "Agent":
+        """This agent's wiring and activations with every existing weight set to ``weight`` (the
+        weight-agnostic reference's shared weight); ValueError for an agent without a mask."""
+        if self.mask is None:
+            raise ValueError(f"--shared-weight applies to agents of --algo wann (their network.json has a mask); {self.source} has none")
+        spec = self.policy.spec
+        flat = self.params[0].numpy()
+        shared = spec.flat(weight * self.mask.astype(np.float64), spec.neurons(flat))
+        return replace(self, params=torch.from_numpy(shared[None]))
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
         """A fresh copy of the agent's env: ``gym.make(env_id, **env_kwargs, render_mode=...)``."""
@@ -91,8 +102,13 @@ def load_agent(path: str | Path, allow_import: Collection[str] = ()) -> Agent:
         policy = Policy.from_json(checkpoint.network, probe.observation_space, probe.action_space)
     finally:
         probe.close()
+    mask = None
     try:
-        params = torch.from_numpy(policy.spec.flat(checkpoint.W.astype(np.float64))[None])
-    except ValueError as err:  # a feed-forward W edited by hand
+        if policy.spec.per_neuron:
+            mask = np.asarray(checkpoint.network.get("mask"), dtype=np.float64)
+            if mask.shape != checkpoint.W.shape or not np.isin(mask, (0.0, 1.0)).all():
+                raise ValueError(f"its mask should be {checkpoint.W.shape[0]} x {checkpoint.W.shape[1]} of 0s and 1s")
+        params = torch.from_numpy(policy.spec.flat(checkpoint.W.astype(np.float64), checkpoint.network.get("neurons"))[None])
+    except ValueError as err:  # a feed-forward W, or a per-neuron network's neurons and mask, edited by hand
         raise CheckpointError(f"{str(checkpoint.path / 'W.npy')!r} cannot be played: {err}") from None
-    return Agent(env_id, policy, params, checkpoint.path, env_kwargs)
+    return Agent(env_id, policy, params, checkpoint.path, env_kwargs, mask)

@@ -73,8 +73,10 @@ def _fresh_folder(parent: Path, prefix: str) -> Path:
             continue
 
 
-def save_checkpoint(path: str | Path, *, W: np.ndarray, network: dict, walk: dict[str, np.ndarray], state: dict) -> Path:
-    """Write a checkpoint folder at ``path`` atomically; returns the path."""
+def save_checkpoint(path: str | Path, *, W: np.ndarray, network: dict, walk: dict[str, np.ndarray], state: dict,
+                    extra_files: dict[str, bytes] | None = None) -> Path:
+    """Write a checkpoint folder at ``path`` atomically; returns the path. ``extra_files``: name ->
+    bytes written beside the agent in the same folder (a picture of its wiring), never read back."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name}.tmp-"
@@ -90,6 +92,8 @@ def save_checkpoint(path: str | Path, *, W: np.ndarray, network: dict, walk: dic
             os.fsync(f.fileno())
         full_state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
         _write_bytes(tmp / "state.json", (json.dumps(full_state, indent=2) + "\n").encode())
+        for name, data in (extra_files or {}).items():
+            _write_bytes(tmp / name, data)
         old = path.with_name(f".{path.name}.old")
         if old.exists():
             shutil.rmtree(old)

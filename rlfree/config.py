@@ -69,7 +69,8 @@ class EnvConfig:
 class NetworkConfig:
     hidden: int = _f(4, "hidden activations (recurrent state) beside the outputs")
     ticks: int = _f(2, "applications of W per environment step")
-    activation: str = _f("tanh", "the nonlinearity f of a = f(W x)", choices="rlfree.network:ACTIVATIONS")
+    activation: str = _f("tanh", "the nonlinearity f of a = f(W x); per_neuron: each neuron its own, chosen by --algo wann (and only there)",
+                         choices="rlfree.network:NETWORK_ACTIVATIONS")
     obs_encoding: str = _f("auto", "auto, flat, onehot (Discrete) or bins:K (each Box dimension in K one-hot bins)")
     softmax_output: bool = _f(False, "softmax over the outputs (the seed's net_add_softmax)")
     sequence_output: bool = _f(False, "average the outputs of every tick (the seed's sequence_output)")
@@ -88,7 +89,8 @@ class AlgoConfig:
     The GA's defaults are the neuroevolution reference's run (rlfree.genetic)."""
 
     algo: str = _f("walk", "the optimiser: walk (the smart random walk, settings in [walk]), ga (the reference's genetic algorithm; "
-                           "ga_parents > 1: the elitist truncation GA) or cmaes (CMA-ES, full or diagonal covariance)",
+                           "ga_parents > 1: the elitist truncation GA), cmaes (CMA-ES, full or diagonal covariance) "
+                           "or wann (weight-agnostic search of the wiring and activations, then a walk over the wiring's weights)",
                    choices="rlfree.optimiser:ALGOS")
     ga_population: int = _f(64, "ga: networks evaluated per generation (the reference's population_size)")
     ga_sigma: float = _f(0.1, "ga: std of the normal mutation added to every weight of a child (the reference's mutation_variance)")
@@ -100,6 +102,18 @@ class AlgoConfig:
                                choices="rlfree.cmaes:COVARIANCES")
     cmaes_population: int = _f(0, "cmaes: samples per generation, lambda (0: 4 + floor(3 ln D), the tutorial's default for D weights)")
     cmaes_sigma: float = _f(0.2, "cmaes: the initial step size sigma (then adapted)")
+    wann_population: int = _f(64, "wann: genomes (mask + activation per neuron) per generation, each played at the 6 shared weights")
+    wann_generations: int = _f(50, "wann: generations of the wiring search; the run's remaining generations tune the best wiring's weights "
+                                   "with the walk ([walk] settings), from its best shared weight")
+    wann_elites: int = _f(8, "wann: the best genomes kept unchanged (and scored again) each generation")
+    wann_tournament: int = _f(4, "wann: genomes per tournament that picks each child's parent")
+    wann_prob_moo: float = _f(0.8, "wann: probability that a generation ranks on (mean return, 1 / connections) rather than (mean, max return)")
+    wann_add_connection: float = _f(0.5, "wann: probability that a child gains a connection")
+    wann_add_node: float = _f(0.25, "wann: probability that a child reroutes a connection through an unused hidden neuron")
+    wann_change_activation: float = _f(0.5, "wann: probability that a child's hidden neuron changes its activation")
+    wann_init_connection: float = _f(0.5, "wann: probability of each bias/input -> output connection in the first genomes")
+    wann_tuner: str = _f("walk", "wann: what tunes the found wiring's existing weights after the search: walk (masked, [walk] settings) "
+                                 "or cmaes (over those weights only; cmaes_sigma, cmaes_population)", choices="rlfree.wann:TUNERS")
 
 
 @dataclass
@@ -206,6 +220,14 @@ class Config:
             (1 <= a.ga_elites < a.ga_population, f"ga_elites={a.ga_elites} is not accepted: use 1 to ga_population - 1 ({a.ga_population - 1})"),
             (a.cmaes_population == 0 or a.cmaes_population >= 2, f"cmaes_population={a.cmaes_population} is not accepted: use 0 (the default for the network) or 2 or more"),
             (a.cmaes_sigma > 0, f"cmaes_sigma={a.cmaes_sigma} is not accepted: use a value > 0"),
+            (a.wann_population >= 2, f"wann_population={a.wann_population} is not accepted: use 2 or more"),
+            (a.wann_generations >= 1, f"wann_generations={a.wann_generations} is not accepted: use 1 or more"),
+            (1 <= a.wann_elites < a.wann_population, f"wann_elites={a.wann_elites} is not accepted: use 1 to wann_population - 1 ({a.wann_population - 1})"),
+            (a.wann_tournament >= 1, f"wann_tournament={a.wann_tournament} is not accepted: use 1 or more"),
+            (all(0 <= p <= 1 for p in (a.wann_prob_moo, a.wann_add_connection, a.wann_add_node, a.wann_change_activation, a.wann_init_connection)),
+             "wann_prob_moo, wann_add_connection, wann_add_node, wann_change_activation and wann_init_connection are probabilities: use 0 to 1"),
+            ((a.algo == "wann") == (n.activation == "per_neuron"),
+             f"activation {n.activation!r} is not accepted with algo {a.algo!r}: --algo wann takes --activation per_neuron, and only it does"),
             (e.workers >= 0, f"workers={e.workers} is not accepted: use 0 (one per CPU core) or more"),
             (e.threads >= 0, f"threads={e.threads} is not accepted: use 0 (torch's default) or more"),
             (e.ray_actors >= 0, f"ray_actors={e.ray_actors} is not accepted: use 0 (one per CPU of the cluster) or more"),

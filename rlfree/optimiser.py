@@ -6,7 +6,7 @@ and returns the generation's figures; ``state_dict()`` holds tensors (saved to `
 and plain numbers (saved to ``state.json``) from which ``load_state_dict()`` continues bitwise
 as if never stopped. :data:`VARIANTS` names the walk's implementations the config's ``variant``
 picks, :data:`ALGOS` the optimisers ``[algo] algo`` picks: the walk, the genetic algorithm
-(:mod:`rlfree.genetic`) and CMA-ES (:mod:`rlfree.cmaes`); :func:`build_optimiser` makes the
+(:mod:`rlfree.genetic`), CMA-ES (:mod:`rlfree.cmaes`) and the weight-agnostic search (:mod:`rlfree.wann`); :func:`build_optimiser` makes the
 one a config names.
 """
 
@@ -19,7 +19,9 @@ import torch
 from rlfree.cmaes import CMAES, default_population
 from rlfree.config import Config, WalkConfig
 from rlfree.genetic import GeneticAlgorithm
+from rlfree.network import NetworkSpec
 from rlfree.walk import FaithfulRandomWalk, SmartRandomWalk
+from rlfree.wann import SHARED_WEIGHTS, WeightAgnosticSearch
 
 
 @runtime_checkable
@@ -65,23 +67,35 @@ def _ga(config: Config, centre: torch.Tensor, seed: int, initial_std: float) -> 
                             seed=seed, initial_std=initial_std)
 
 
+def _wann(config: Config, centre: torch.Tensor, seed: int, initial_std: float, spec: NetworkSpec) -> Optimiser:
+    a = config.algo
+    return WeightAgnosticSearch(spec, population=a.wann_population, search_generations=a.wann_generations, elites=a.wann_elites,
+                                tournament=a.wann_tournament, prob_moo=a.wann_prob_moo, add_connection=a.wann_add_connection,
+                                add_node=a.wann_add_node, change_activation=a.wann_change_activation,
+                                init_connection=a.wann_init_connection, walk=config.walk, seed=seed, dtype=centre.dtype, device=centre.device,
+                                tuner=a.wann_tuner, cmaes_sigma=a.cmaes_sigma, cmaes_population=a.cmaes_population)
+
+
 def _cmaes(config: Config, centre: torch.Tensor, seed: int, initial_std: float) -> Optimiser:
     a = config.algo
     return CMAES(centre, sigma=a.cmaes_sigma, population=a.cmaes_population, covariance=a.cmaes_covariance, seed=seed)
 
 
 # name -> factory(config, centre (D,), seed, initial_std: the std the initial weights were drawn with)
-ALGOS = {"walk": _walk, "ga": _ga, "cmaes": _cmaes}
+ALGOS = {"walk": _walk, "ga": _ga, "cmaes": _cmaes, "wann": _wann}
 
 # Settings of [walk] that only the walk carries out (reward_shift is the trainer's, for every algo).
 WALK_ONLY = ("population", "sigma", "lr", "variant", "mirrored", "shaping", "top_directions", "optimizer", "momentum",
              "weight_decay", "sigma_decay", "sigma_min")
 
 
-def build_optimiser(config: Config, centre: torch.Tensor, seed: int, initial_std: float) -> Optimiser:
-    """The optimiser ``config.algo.algo`` names, starting at centre: (D,)."""
+def build_optimiser(config: Config, centre: torch.Tensor, seed: int, initial_std: float, spec: NetworkSpec | None = None) -> Optimiser:
+    """The optimiser ``config.algo.algo`` names, starting at centre: (D,) (wann builds its own
+    first networks, of ``spec``'s shape)."""
     if config.algo.algo not in ALGOS:
         raise ValueError(f"algo {config.algo.algo!r} is not accepted; use {', '.join(ALGOS)}")
+    if config.algo.algo == "wann":
+        return _wann(config, centre, seed, initial_std, spec)
     return ALGOS[config.algo.algo](config, centre, seed, initial_std)
 
 
@@ -92,6 +106,10 @@ def generation_size(config: Config, dim: int, population: int | None = None) -> 
     if algo.algo == "ga":
         population = population or algo.ga_population
         return population, population
+    if algo.algo == "wann":  # the search's rows, or the tuning walk's where it asks for more
+        rows = (population or algo.wann_population) * len(SHARED_WEIGHTS)
+        walk_rows = VARIANTS["smart"].rows_for(walk.population)
+        return max(rows, walk_rows), walk.population // 2 if walk.mirrored else walk.population
     if algo.algo == "cmaes":
         population = population or algo.cmaes_population or default_population(dim)
         return population, population
@@ -102,4 +120,4 @@ def generation_size(config: Config, dim: int, population: int | None = None) -> 
 
 def population_flag(config: Config) -> str:
     """The flag that sets the configured optimiser's population."""
-    return {"ga": "--ga-population", "cmaes": "--cmaes-population"}.get(config.algo.algo, "--population")
+    return {"ga": "--ga-population", "cmaes": "--cmaes-population", "wann": "--wann-population"}.get(config.algo.algo, "--population")

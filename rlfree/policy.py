@@ -12,11 +12,12 @@ import math
 from dataclasses import dataclass, field
 
 import gymnasium as gym
+import numpy as np
 import torch
 
 from rlfree.checkpoint import CheckpointError
 from rlfree.config import ConfigError, NetworkConfig
-from rlfree.network import FreeNetwork, NetworkSpec
+from rlfree.network import PER_NEURON, FreeNetwork, NetworkSpec
 from rlfree.obs_norm import Normalizer
 from rlfree.spaces import ActionDecoder, ObservationEncoder
 
@@ -24,8 +25,8 @@ POLICY_FORMAT = "rlfree-free-network"
 # 2: a Box action says its box_mapping (1: always tanh). 3: env_kwargs, the gym.make arguments
 # (before: none), so that an older rlfree refuses an agent it would replay on another env.
 # 4: the clip box mapping, feed_forward networks, observation normalization. An agent that uses nothing of version 4 is still written as version 3,
-# which an older rlfree plays exactly as this one does.
-POLICY_VERSION = 4
+# which an older rlfree plays exactly as this one does. 5: per-neuron activations and a mask (--algo wann).
+POLICY_VERSION = 5
 
 # The range of each bounded activation (and of a softmax output): a Box action maps it linearly
 # onto the bounds. Unbounded activations are squashed by tanh instead.
@@ -40,6 +41,8 @@ def box_mapping(action_mapping: str, action_space: gym.Space, output_range: tupl
     for unbounded ``outputs`` (an activation's name, or "softmax").
     """
     if action_mapping == "auto":
+        if outputs == PER_NEURON:
+            return "clip" if isinstance(action_space, gym.spaces.Box) else "linear"  # the weight-agnostic reference clips its outputs
         return "tanh" if output_range is None else "linear"
     if not isinstance(action_space, gym.spaces.Box):
         raise ConfigError(f"action_mapping {action_mapping!r} applies to Box actions; the action space is {action_space}: leave action_mapping auto")
@@ -163,7 +166,16 @@ class Policy:
             )
         return cls(data["env_id"], spec, encoder, decoder, saved_env_kwargs(data), normalizer)
 
-    def to_json(self) -> dict:
+    def to_json(self, centre: np.ndarray | None = None) -> dict:
+        """The network.json of this policy; a per-neuron network's also says, from its flat
+        ``centre`` (D,), each neuron's activation (``neurons``, A) and which weights exist
+        (``mask``, A x K of 0/1: W's non-zero entries)."""
+        neurons = {}
+        if self.spec.per_neuron:
+            if centre is None:
+                raise ValueError("a per-neuron policy's network.json needs the centre, whose tail codes each neuron's activation")
+            W = self.spec.matrix(np.asarray(centre, dtype=np.float64))
+            neurons = {"neurons": self.spec.neurons(np.asarray(centre, dtype=np.float64)), "mask": (W != 0).astype(int).tolist()}
         return {
             "format": POLICY_FORMAT,
             "version": self.format_version,
@@ -174,12 +186,15 @@ class Policy:
             "network": self.spec.to_json(),
             "observation": {**self.encoder.to_json(), **({"normalization": self.normalizer.to_json()} if self.normalizer else {})},
             "action": self.decoder.to_json(),
+            **neurons,
         }
 
     @property
     def format_version(self) -> int:
         """The lowest network.json version that describes this policy (an older rlfree refuses what it would misread)."""
         clip = self.decoder.kind == "box" and self.decoder.box_mapping == "clip"
+        if self.spec.per_neuron:
+            return 5
         return 4 if clip or self.spec.feed_forward or self.normalizer is not None else 3
 
     def initial_std(self, scale: float) -> float:

@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -118,6 +118,7 @@ class AgentState:
     network: dict  # Policy.to_json()
     arrays: dict[str, np.ndarray]  # walk.npz: the optimiser's tensors (and an algorithm's extras)
     numbers: dict[str, Any]  # beside RunState in state.json: sigma, seed, role, ...
+    files: dict[str, bytes] = field(default_factory=dict)  # written beside the agent: wiring.png of a wann agent
 
 
 Snapshot = dict[str, AgentState]  # part ("" for a single agent, "mouse"/"cat") -> its state
@@ -298,6 +299,7 @@ class RunLoop:
                     network=agent.network,
                     walk=agent.arrays,
                     state={**agent.numbers, **state.to_json()},
+                    extra_files=agent.files,
                 )
         except OSError as err:
             raise RunFolderError(f"checkpoint in {str(self.run_dir)!r} cannot be written ({err.strerror or err})") from None

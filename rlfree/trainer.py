@@ -50,6 +50,7 @@ from rlfree.seeding import episode_seeds, weights_generator
 from rlfree.ties import TieAdaptation, TieState, from_numbers, to_numbers
 from rlfree.vector import GymVectorEnv, has_vector_entry_point
 from rlfree.weight_image import WeightLayout, colour_scale, weight_image
+from rlfree.wiring_image import for_tensorboard, png_bytes, wiring_picture
 
 TARGET_CHECK_EPISODES = 100
 
@@ -89,7 +90,10 @@ class GenerationRecord:
     check_mean: float | None = _tag("eval/target_check")  # the target check on gymnasium's own env, when it ran
     elite_fitness: float | None = _tag("walk/elite_fitness")  # ga: the kept elite's fresh score; cmaes: the mean of the mu rows selected
     axis_ratio: float | None = _tag("walk/axis_ratio")  # cmaes: sqrt(largest / smallest eigenvalue of C)
+    connections: int | None = _tag("walk/connections")  # wann: the centre's connections (weights that exist)
+    shared_weight: float | None = _tag("walk/shared_weight")  # wann, while searching: the shared weight the centre did best at
     weights: np.ndarray | None = field(default=None, repr=False, metadata={"image": "walk/W", "csv": False})  # the evaluated centre's picture
+    wiring: np.ndarray | None = field(default=None, repr=False, metadata={"image": "walk/wiring", "csv": False})  # wann: the centre's wiring (rlfree.wiring_image)
     episodes_per_member: int | None = _tag("walk/episodes_per_member")  # --episodes, which the tie adaptation may raise
     tie_changes: int | None = _tag("walk/tie_changes")  # settings or centre the tie adaptation changed after this generation (0: none)
     adapted: str | None = None  # what the tie adaptation changed after this generation, and why ("sigma 0.2 -> 0.4 (...)")
@@ -171,7 +175,7 @@ class Trainer:
         if not torch.isfinite(centre).all():
             self.evaluator.close()
             raise ConfigError(f"init_scale={net.init_scale:g} gives initial weights beyond the range of {env.dtype}: use a smaller init_scale")
-        self.optimiser = build_optimiser(config, centre, run.seed, self.policy.initial_std(net.init_scale))
+        self.optimiser = build_optimiser(config, centre, run.seed, self.policy.initial_std(net.init_scale), self.policy.spec)
         self.record_type = record_type(config.algo.algo)  # its TensorBoard tags under the algo's name
         # --normalize-obs: every observation the members were fed so far (rlfree.obs_norm)
         self.obs_stats = RunningStats.empty(self.policy.spec.n_inputs) if net.normalize_obs else None
@@ -231,11 +235,13 @@ class Trainer:
             steps_per_second=steps / max(seconds, 1e-9), elapsed=state.elapsed,
             eval_mean=eval_mean, eval_std=eval_std, check_mean=check_mean,
             weights=weight_image(self.matrix(centre), self.weight_layout, self.weight_scale) if eval_mean is not None else None,
+            wiring=for_tensorboard(self.wiring(centre)) if eval_mean is not None and self.policy.spec.per_neuron else None,
             episodes_per_member=self.config.run.episodes,
             tie_changes=None if self.tie_adaptation is None else len(tie_changes),
             adapted=f"{'; '.join(tie_changes)} ({tie_reason})" if tie_changes else None,
             bytes_sent=rollout.bytes_sent, bytes_received=rollout.bytes_received,
             elite_fitness=stats.get("elite_fitness"), axis_ratio=stats.get("axis_ratio"),
+            connections=stats.get("connections"), shared_weight=stats.get("shared_weight"),
         )
         return Generation(record, best=best)
 
@@ -360,6 +366,11 @@ class Trainer:
         """centre (D,) as the numpy matrix W (A, K) (a feed-forward network's recurrent block zero)."""
         return self.policy.spec.matrix(centre.detach().cpu().numpy())
 
+    def wiring(self, centre: torch.Tensor) -> np.ndarray:
+        """A per-neuron centre (D,)'s wiring as a picture (H, W, 3) uint8 (rlfree.wiring_image)."""
+        flat = centre.detach().cpu().to(torch.float64).numpy()
+        return wiring_picture(self.policy.spec, self.policy.spec.matrix(flat), self.policy.spec.neurons(flat))
+
     def snapshot(self) -> Snapshot:
         walk = self.optimiser.state_dict()
         arrays = {name: value.detach().cpu().numpy() for name, value in walk.items() if torch.is_tensor(value)}
@@ -367,7 +378,8 @@ class Trainer:
             arrays.update(self.obs_stats.to_arrays())
         numbers = {name: value for name, value in walk.items() if not torch.is_tensor(value)}  # generation, sigma, seed, ...
         numbers.update(to_numbers(self.ties))
-        return {"": AgentState(self.matrix(walk["centre"]), self.policy.to_json(), arrays, numbers)}
+        files = {"wiring.png": png_bytes(self.wiring(walk["centre"]))} if self.policy.spec.per_neuron else {}
+        return {"": AgentState(self.matrix(walk["centre"]), self.policy.to_json(walk["centre"].detach().cpu().numpy()), arrays, numbers, files)}
 
     def restore(self, parts: dict[str, Checkpoint]) -> None:
         checkpoint = parts[""]

@@ -57,9 +57,13 @@ class SigmaSchedule:
 class RandomWalk:
     """What both variants share; a subclass gives ``rows``, ``_count``, ``_rows``, ``_parts``, ``_step``, ``_members`` and ``_ties``."""
 
-    def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int):
+    def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int, free: torch.Tensor | None = None):
+        """free: (D,) 0/1, the weights the walk may move (None: all). Perturbations and steps are
+        zero outside it, so a masked network's missing weights stay missing (the weight-agnostic
+        search's tuning, :mod:`rlfree.wann`)."""
         self.config = config
         self.seed = seed
+        self.free = None if free is None else free.to(centre.device, centre.dtype)
         self.centre = centre.clone()  # (D,)
         self.sigma = float(config.sigma)
         self.generation = 0
@@ -97,7 +101,8 @@ class RandomWalk:
     # -- ask / tell -----------------------------------------------------------------------------
     def perturbations(self) -> torch.Tensor:
         """eps: (M, D) standard normal for this generation, on the centre's device and dtype."""
-        return perturbations(self.seed, self.generation, self._count(), self.centre.numel(), self.centre.device, self.centre.dtype)
+        eps = perturbations(self.seed, self.generation, self._count(), self.centre.numel(), self.centre.device, self.centre.dtype)
+        return eps if self.free is None else eps.mul_(self.free)
 
     def ask(self) -> torch.Tensor:
         """The parameter vectors to evaluate this generation, (rows, D)."""
@@ -107,6 +112,8 @@ class RandomWalk:
 
     def seeded_rows(self) -> SeededRows:
         """The rows the last ``ask()`` gave, as integers a worker rebuilds them from (call it before ``tell``)."""
+        if self.free is not None:
+            raise RuntimeError("a masked walk's rows are not rebuilt from seeds alone: send its params")
         return SeededRows(self.centre.clone(), self.seed, self.generation, self._count(), self.sigma, self._parts())
 
     def tell(self, returns: torch.Tensor, env_returns: torch.Tensor | None = None) -> dict[str, float | int]:
@@ -133,6 +140,8 @@ class RandomWalk:
         tied, at_floor = self._ties(fitness)
         if self.config.weight_decay:
             step = step - self.config.weight_decay * self.centre
+        if self.free is not None:
+            step = step * self.free
         centre = self.centre + step
         if not torch.isfinite(centre).all():
             raise NonFiniteRun(
@@ -199,8 +208,8 @@ def _with_current_names(state: dict) -> dict:
 class SmartRandomWalk(RandomWalk):
     """Mirrored (or single) perturbations, shaped fitness and a step rule."""
 
-    def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int):
-        super().__init__(centre, config, seed)
+    def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int, free: torch.Tensor | None = None):
+        super().__init__(centre, config, seed, free)
         self.mirrored = config.mirrored
         self.population = config.population
         self.top_directions = config.top_directions  # 0: every pair
@@ -270,8 +279,8 @@ class SmartRandomWalk(RandomWalk):
 class FaithfulRandomWalk(RandomWalk):
     """The seed's walk: the centre plus P perturbations, a forward difference, a plain average."""
 
-    def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int):
-        super().__init__(centre, config, seed)
+    def __init__(self, centre: torch.Tensor, config: WalkConfig, seed: int, free: torch.Tensor | None = None):
+        super().__init__(centre, config, seed, free)
         self.population = config.population
         self.rows = self.rows_for(config.population)
         self.lr = config.lr

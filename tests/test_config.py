@@ -160,12 +160,12 @@ def test_help_lists_the_choices_of_the_registries_themselves(monkeypatch):
                            ("--optimizer", STEP_RULES), ("--vectorization", TRAINING_VECTORIZATIONS)]:
         assert f"{flag} {{{','.join(registry)}}}" in text
     monkeypatch.setitem(rlfree.network.ACTIVATIONS, "swish", lambda z: z)  # a new activation needs no second edit
-    assert "--activation {tanh,relu,sigmoid,identity,softsign,elu,swish}" in help_text()
+    assert "--activation {tanh,relu,sigmoid,identity,softsign,elu,swish,per_neuron}" in help_text()
 
 
 @pytest.mark.parametrize(
     "section, name, value, accepted",
-    [("network", "activation", "swish", "tanh, relu, sigmoid, identity, softsign, elu"), ("walk", "shaping", "ranks", "zscore, centred_ranks, raw"),
+    [("network", "activation", "swish", "tanh, relu, sigmoid, identity, softsign, elu, per_neuron"), ("walk", "shaping", "ranks", "zscore, centred_ranks, raw"),
      ("walk", "optimizer", "rmsprop", "sgd, adam"), ("env", "vectorization", "gymnasium_async", "sync, async"), ("env", "dtype", "float16", "float32, float64")],
     ids=["activation", "shaping", "optimizer", "vectorization", "dtype"],
 )

@@ -324,8 +324,8 @@ def test_agents_saved_before_box_mapping_keep_their_tanh_actions():
 
 def test_agent_from_a_newer_rlfree_is_refused_by_name():
     policy, obs_space, act_space = cartpole_policy()
-    with pytest.raises(CheckpointError, match="has version 5; this rlfree reads versions 1 to 4"):
-        Policy.from_json({**policy.to_json(), "version": 5}, obs_space, act_space)
+    with pytest.raises(CheckpointError, match="has version 6; this rlfree reads versions 1 to 5"):
+        Policy.from_json({**policy.to_json(), "version": 6}, obs_space, act_space)
 
 
 def test_policy_from_json_rejects_foreign_or_mismatched_configs():

@@ -82,6 +82,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
     if with_preset:
         config.update(load_toml(preset), str(preset))
     config.update(overrides, "command line")
+    if config.algo.algo == "wann" and "activation" not in overrides.get("network", {}):
+        config.network.activation = "per_neuron"  # what wann searches; a preset's single activation does not apply
     check_env(config, args, overrides, str(preset))
     if with_preset:
         print(f"preset: {shown_path(preset)}")
@@ -99,6 +101,8 @@ def check_algo_options(config: Config, overrides: dict) -> list[str]:
     if overrides.get("run", {}).get("adapt_ties"):  # on by default, and then only the walk's: asked for by name, it is refused
         raise ConfigError(f"--adapt-ties is not accepted with --algo {config.algo.algo}: it adapts the walk's sigma and episodes; "
                           "leave it out, or use --algo walk")
+    if config.algo.algo == "wann":
+        return []  # its tuning is the walk, with every [walk] setting
     given = overrides.get("walk", {})
     for name in WALK_ONLY:
         if name in given:

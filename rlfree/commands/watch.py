@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shutil
 import sys
@@ -52,6 +53,8 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     parser.add_argument("--no-render", dest="render", action="store_const", const="none", help="only print the returns")
     parser.add_argument("--record", metavar="FILE", help="write the first --record-episodes episodes to FILE (.gif, or .mp4 with rlfree[video])")
     parser.add_argument("--record-episodes", type=int, default=1, help="episodes to put in the recording (default: 1)")
+    parser.add_argument("--shared-weight", type=float, metavar="X",
+                        help="an agent of --algo wann: play its wiring and activations with every existing weight set to X (the reference's shared weight)")
     parser.add_argument("--fps", type=float, help="frames per second when rendering (default: the env's render_fps)")
     return parser.parse_args(argv)
 
@@ -139,6 +142,12 @@ def main(argv=None, prog: str | None = None) -> int:
                 raise UserError(f"--episodes {args.episodes} is not accepted: use 1 or more")
             path = agent_path(args)
             agent = load_duel_agent(path, args.cat) if args.cat or is_duel(path) else load_agent(path, args.imports)
+            if args.shared_weight is not None:
+                if not math.isfinite(args.shared_weight):
+                    raise UserError(f"--shared-weight {args.shared_weight} is not accepted: use a finite number")
+                if getattr(agent, "mask", None) is None:
+                    raise UserError(f"--shared-weight applies to agents of --algo wann (their network.json has a mask); {shown_path(agent.source)} has none")
+                agent = agent.with_shared_weight(args.shared_weight)
             render = args.render
             if render == "human" and not has_display():
                 raise UserError("--render human needs a display and none was found; use --record run.gif (or --render ansi, --no-render)")
@@ -149,7 +158,8 @@ def main(argv=None, prog: str | None = None) -> int:
             check_render_modes(agent.env_id, render, args.record)
             if args.record:
                 check_record_path(args.record)
-            print(f"agent: {shown_path(agent.source)}{f'  against the cat of {args.cat}' if args.cat else ''}  (env {agent.env_id})")
+            shared = f"  at shared weight {args.shared_weight:g}" if args.shared_weight is not None else ""
+            print(f"agent: {shown_path(agent.source)}{f'  against the cat of {args.cat}' if args.cat else ''}{shared}  (env {agent.env_id})")
             with quiet_sdl(render):
                 returns = play_episodes(agent, args, render)
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ feed-forward network takes ``n_hidden = 0`` and ``ticks = 1``. :meth:`NetworkSpe
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -53,6 +54,17 @@ ACTIVATIONS = {
     "tanh": tanh_,
     "relu": torch.relu_,
     "sigmoid": torch.sigmoid_,
+    "identity": lambda z: z,
+    "softsign": torch.nn.functional.softsign,
+    "elu": torch.nn.functional.elu,
+}
+
+# The same functions without writing into their argument: autograd (rlfree.backprop_baselines'
+# backpropagation through time) needs the pre-activations that the in-place ones overwrite.
+DIFFERENTIABLE_ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
     "identity": lambda z: z,
     "softsign": torch.nn.functional.softsign,
     "elu": torch.nn.functional.elu,
@@ -104,6 +116,15 @@ class NetworkSpec:
         order, A * K (A * (1 + I) for a feed-forward network)."""
         return self.n_activations * self.n_param_columns
 
+    def initial_std(self, scale: float) -> float:
+        """The std of initial weights: scale / sqrt(K), so that a pre-activation's std is about
+        ``scale`` whatever the width of the input."""
+        return scale / math.sqrt(self.n_columns)
+
+    def initial_params(self, generator: torch.Generator, scale: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """A starting centre (D,): normal weights with std ``initial_std(scale)``, drawn on the CPU."""
+        return torch.randn(self.n_params, generator=generator, dtype=torch.float64).mul_(self.initial_std(scale)).to(dtype)
+
     def matrix(self, flat: np.ndarray) -> np.ndarray:
         """flat (D,) -> W (A, K); a feed-forward network's recurrent block is zero."""
         W = np.zeros((self.n_activations, self.n_columns), dtype=flat.dtype)
@@ -152,7 +173,8 @@ class FreeNetwork:
         self.input_weights_t = W[:, :, 1:split].transpose(1, 2).contiguous()  # (P, I, A)
         # (P, A, A); None for a feed-forward network, whose recurrent block is zero
         self.recurrent_weights_t = None if spec.feed_forward else W[:, :, split:].transpose(1, 2).contiguous()
-        self.activation = ACTIVATIONS[spec.activation]
+        # weights that autograd follows take the out-of-place functions (DIFFERENTIABLE_ACTIVATIONS)
+        self.activation = (DIFFERENTIABLE_ACTIVATIONS if params.requires_grad else ACTIVATIONS)[spec.activation]
 
     def initial_activations(self, batch: int) -> torch.Tensor:
         """Zeros (P, B, A): every episode starts with a blank recurrent state."""

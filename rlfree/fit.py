@@ -36,15 +36,11 @@ from typing import Callable, Protocol
 
 import torch
 
-from rlfree.config import ConfigError, WalkConfig
-from rlfree.network import FreeNetwork, NetworkSpec
+from rlfree.config import ConfigError, WalkConfig, _f
+from rlfree.network import ACTIVATIONS, FreeNetwork, NetworkSpec
 from rlfree.seeding import weights_generator
 from rlfree.sequence_tasks import SequenceTask, encode
 from rlfree.walk import FaithfulRandomWalk, SmartRandomWalk
-
-
-def _f(default, help: str):
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
@@ -68,6 +64,7 @@ class FitConfig:
         checks = [
             (self.hidden >= 0, f"hidden={self.hidden} is not accepted: use 0 or more"),
             (self.ticks >= 1, f"ticks={self.ticks} is not accepted: use 1 or more"),
+            (self.activation in ACTIVATIONS, f"activation {self.activation!r} is not accepted; use one of {', '.join(ACTIVATIONS)}"),
             (self.walk_batch >= 1, f"walk_batch={self.walk_batch} is not accepted: use 1 or more"),
             (self.walk_sigma > 0, f"walk_sigma={self.walk_sigma:g} is not accepted: use a number above 0"),
             (self.bptt_batch >= 1, f"bptt_batch={self.bptt_batch} is not accepted: use 1 or more"),
@@ -217,27 +214,36 @@ class Curve:
     """A learner's record over one run: one row per test evaluation."""
 
     method: str
-    seconds: list[float] = field(default_factory=list)  # training wall-clock seconds so far (tests excluded)
+    seconds: list[float] = field(default_factory=list)  # training seconds so far on the run's clock (tests excluded)
+    wall_seconds: list[float] = field(default_factory=list)  # the same on the wall clock, whatever the run's clock
     steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)  # the last step's training loss
     test_loss: list[float] = field(default_factory=list)
     extras: dict[str, list[float]] = field(default_factory=dict)  # grad_norm, first_input_grad, ...: the last step's
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def train(learner: Learner, test_set: tuple[torch.Tensor, torch.Tensor], seconds: float, evaluations: int = 20,
-          max_steps: int = 0, on_point: Callable[[Curve], None] | None = None) -> Curve:
+          max_steps: int = 0, on_point: Callable[[Curve], None] | None = None, clock: str = "wall") -> Curve:
     """Step ``learner`` until ``seconds`` of training (or ``max_steps`` steps, when above 0) have
     passed, testing it at the start and after each ``seconds / evaluations`` of training.
 
     Only the steps are timed: the test evaluations stand outside the clock, so every method is
-    charged for its training alone. ``on_point`` sees the curve after each new point.
+    charged for its training alone. ``clock``: "wall", or "cpu", this process's CPU time, which on
+    cores shared with other jobs charges a run for the time it computed and not for the time it
+    waited (with one torch thread it is the wall clock of an idle core). ``on_point`` sees the
+    curve after each new point.
     """
     curve = Curve(learner.name)
     interval = seconds / evaluations
-    elapsed, index, figures = 0.0, 0, {}
+    elapsed, wall, index, figures = 0.0, 0.0, 0, {}
+    now = CLOCKS[clock]
 
     def record():
         curve.seconds.append(elapsed)
+        curve.wall_seconds.append(wall)
         curve.steps.append(index)
         curve.train_loss.append(figures.get("train_loss", float("nan")))
         curve.test_loss.append(learner.test_loss(*test_set))
@@ -250,9 +256,10 @@ def train(learner: Learner, test_set: tuple[torch.Tensor, torch.Tensor], seconds
     record()
     next_test = interval
     while elapsed < seconds and not (max_steps and index >= max_steps):
-        start = time.perf_counter()
+        start, wall_start = now(), time.perf_counter()
         figures = learner.step(index)
-        elapsed += time.perf_counter() - start
+        elapsed += now() - start
+        wall += time.perf_counter() - wall_start
         index += 1
         if elapsed >= next_test or elapsed >= seconds or index == max_steps:
             record()

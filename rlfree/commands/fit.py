@@ -5,8 +5,8 @@
     rlfree fit --task memory --length 20 --methods walk_smart,bptt_free,lstm
     rlfree fit --task recall --classes 8 --sequence-output
 
-Every method trains for the same number of seconds of wall clock (test evaluations are not
-counted) on the same task and seed; the run folder holds TensorBoard events, with the train and
+Every method trains for the same number of seconds (wall clock, or with ``--clock cpu`` this
+process's CPU time; test evaluations are not counted) on the same task and seed; the run folder holds TensorBoard events, with the train and
 test loss of every method on one chart (the CUSTOM SCALARS tab) and the backprop methods'
 gradient norms, and curves.json with every point. Methods: walk_reference (the reference's
 update exactly), walk_smart (mirrored pairs, z-scores, Adam), bptt_free (the same free network
@@ -27,8 +27,7 @@ import torch
 from rlfree.backprop_baselines import free_network_bptt, torch_recurrent
 from rlfree.cli import ArgumentParser, shown_path, user_errors
 from rlfree.config import ConfigError, check_device, to_toml
-from rlfree.fit import Curve, FitConfig, ReferenceWalkFit, SmartWalkFit, train
-from rlfree.network import ACTIVATIONS
+from rlfree.fit import CLOCKS, Curve, FitConfig, ReferenceWalkFit, SmartWalkFit, train
 from rlfree.run_loop import new_run_folder
 from rlfree.sequence_tasks import TASKS, SequenceTask, make_task
 
@@ -58,10 +57,10 @@ def check_methods(methods: list[str]) -> None:
 
 class FitBoard:
     """TensorBoard for a fit: per method ``{label}/{method}/train`` and ``/test`` on one custom
-    chart per task, and the backprop figures; the step is training milliseconds, so that every
-    method's curve stands on the same axis of wall-clock time."""
+    chart per task, and the backprop figures; the step is milliseconds of training, so that every
+    method's curve stands on the same axis of time."""
 
-    def __init__(self, run_dir: Path, label: str, methods: list[str], config_table: str):
+    def __init__(self, run_dir: Path, label: str, config_table: str):
         from torch.utils.tensorboard import SummaryWriter  # slow to import
 
         self.writer = SummaryWriter(log_dir=str(run_dir))
@@ -99,24 +98,26 @@ def write_json(path: Path, data: dict) -> None:
 
 def fit(task: SequenceTask, methods: list[str], config: FitConfig = FitConfig(), seconds: float = 30.0, seed: int = 0,
         device: str = "cpu", evaluations: int = 20, max_steps: int = 0, run_dir: Path | None = None,
-        log=None) -> dict[str, Curve]:
+        log=None, clock: str = "wall") -> dict[str, Curve]:
     """Train each of ``methods`` on ``task`` for ``seconds`` of training (or ``max_steps`` steps)
-    from ``seed``; returns {method: its curve}. With ``run_dir``, TensorBoard events and
+    on ``clock`` (:func:`rlfree.fit.train`) from ``seed``; returns {method: its curve}. With ``run_dir``, TensorBoard events and
     curves.json are written there; ``log`` (a print-like callable) hears one line per method."""
     check_methods(methods)
     check_device(device)
     if seconds <= 0:
         raise ConfigError(f"seconds={seconds:g} is not accepted: use a number above 0")
+    if clock not in CLOCKS:
+        raise ConfigError(f"clock {clock!r} is not accepted; use {' or '.join(CLOCKS)}")
     test_set = task.test_set(seed, config.test_size)
     label = task_label(task)
     board = None
     if run_dir is not None:
-        board = FitBoard(run_dir, label, methods, "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in dataclasses.asdict(config).items()))
+        board = FitBoard(run_dir, label, "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in dataclasses.asdict(config).items()))
     curves = {}
     try:
         for method in methods:
             learner = METHODS[method](task, config, seed, device)
-            curve = train(learner, test_set, seconds, evaluations, max_steps, board.on_point if board else None)
+            curve = train(learner, test_set, seconds, evaluations, max_steps, board.on_point if board else None, clock)
             curves[method] = curve
             if log is not None:
                 log(f"{label} {method:<15} {learner.n_params:>6} params  {curve.steps[-1]:>7} steps in {curve.seconds[-1]:6.1f} s  "
@@ -147,7 +148,8 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     parser.add_argument("--length", type=int, default=0, help="ticks per sequence (0: the task's default: reference 4, memory and recall 10, adding 50)")
     parser.add_argument("--classes", type=int, default=4, help="recall: symbols and classes (default 4)")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, any of {', '.join(METHODS)} (default all)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="training wall-clock seconds per method, tests not counted (default 30)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="training seconds per method on --clock, tests not counted (default 30)")
+    parser.add_argument("--clock", default="wall", help="wall, or cpu: this process's CPU time, fairer on cores other jobs share (default wall)")
     parser.add_argument("--max-steps", type=int, default=0, help="also stop a method after this many steps (0: seconds alone)")
     parser.add_argument("--evaluations", type=int, default=20, help="test evaluations per method over its seconds (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, test set, initial weights and perturbations")
@@ -164,10 +166,9 @@ def resolve(args: argparse.Namespace) -> tuple[SequenceTask, list[str], FitConfi
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     check_methods(methods)
     config = FitConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(FitConfig)})
-    if config.activation not in ACTIVATIONS:
-        raise ConfigError(f"activation {config.activation!r} is not accepted; use one of {', '.join(ACTIVATIONS)}")
     checks = [
         (args.seconds > 0, f"--seconds {args.seconds:g} is not accepted: use a number above 0"),
+        (args.clock in CLOCKS, f"--clock {args.clock!r} is not accepted; use {' or '.join(CLOCKS)}"),
         (args.max_steps >= 0, f"--max-steps {args.max_steps} is not accepted: use 0 or more"),
         (args.evaluations >= 1, f"--evaluations {args.evaluations} is not accepted: use 1 or more"),
         (args.threads >= 0, f"--threads {args.threads} is not accepted: use 0 or more"),
@@ -188,9 +189,9 @@ def main(argv=None, prog: str | None = None) -> int:
             torch.set_num_threads(args.threads)
         label = task_label(task)
         settings = {"fit": {"task": task.name, "length": task.length, "classes": args.classes, "methods": methods, "seconds": args.seconds,
-                            "max_steps": args.max_steps, "seed": args.seed, "device": args.device}, "config": dataclasses.asdict(config)}
+                            "max_steps": args.max_steps, "clock": args.clock, "seed": args.seed, "device": args.device}, "config": dataclasses.asdict(config)}
         run_dir = new_run_folder(Path(args.logdir), f"fit-{label}__{args.seed}__{int(time.time())}", to_toml(settings))
         print(f"{program}: {label}, {len(methods)} methods x {args.seconds:g} s -> {shown_path(run_dir)}")
-        fit(task, methods, config, args.seconds, args.seed, args.device, args.evaluations, args.max_steps, run_dir, log=print)
+        fit(task, methods, config, args.seconds, args.seed, args.device, args.evaluations, args.max_steps, run_dir, log=print, clock=args.clock)
         print(f"tensorboard --logdir {shown_path(args.logdir)}  (CUSTOM SCALARS: every method's loss on one chart)")
     return 0

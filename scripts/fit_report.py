@@ -41,7 +41,8 @@ COLOURS = {"walk_reference": (214, 39, 40), "walk_smart": (255, 127, 14), "bptt_
            "gru": (44, 160, 44), "lstm": (23, 190, 207)}
 
 
-def run_one(task_name: str, length: int, seed: int, seconds: float, evaluations: int, out: str) -> str:
+def run_one(task_name: str, length: int, seed: int, seconds: float, evaluations: int, out: str, methods: tuple[str, ...] = tuple(METHODS),
+            settings: tuple[tuple[str, float], ...] = ()) -> str:
     """Every method on one task and seed, in this (worker) process on one thread; saved to ``out``."""
     import torch
 
@@ -51,16 +52,16 @@ def run_one(task_name: str, length: int, seed: int, seconds: float, evaluations:
     from rlfree.sequence_tasks import make_task, mean_prediction_loss
 
     task = make_task(task_name, length)
-    config = FitConfig()
+    config = FitConfig(**dict(settings))
     start = time.perf_counter()
-    curves = fit(task, METHODS, config, seconds, seed, evaluations=evaluations, clock="cpu")
+    curves = fit(task, list(methods), config, seconds, seed, evaluations=evaluations, clock="cpu")
     floor = mean_prediction_loss(task, task.test_set(seed, config.test_size)[1])
     path = Path(out) / f"{task_label(task)}__{seed}.json"
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps({"task": task_label(task), "seed": seed, "seconds": seconds, "mean_prediction_loss": floor,
                                "config": asdict(config), "curves": {m: asdict(c) for m, c in curves.items()}}))
     os.replace(tmp, path)
-    return f"{task_label(task)} seed {seed}: {time.perf_counter() - start:.0f} s wall for {len(METHODS)} x {seconds:g} CPU s"
+    return f"{task_label(task)} seed {seed}: {time.perf_counter() - start:.0f} s wall for {len(methods)} x {seconds:g} CPU s"
 
 
 def load_runs(out: Path, seconds: float) -> dict[str, list[dict]]:
@@ -81,17 +82,21 @@ def loss_at(curve: dict, seconds: float) -> float:
     return best
 
 
-def spread(values: list[float], digits: int = 3) -> str:
-    """median [min-max]"""
+def spread(values: list[float]) -> str:
+    """median [min-max], 3 significant digits"""
     if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+        return f"{values[0]:.3g}"
+    return f"{statistics.median(values):.3g} [{min(values):.3g}, {max(values):.3g}]"
 
 
 def tables(runs: dict[str, list[dict]], seconds: float) -> str:
     labels = [f"{n}-{l}" for n, l in TASKS if f"{n}-{l}" in runs]
     seeds = sorted({r["seed"] for rs in runs.values() for r in rs})
-    lines = [f"Test loss (MSE) after {seconds / 3:.3g}, {2 * seconds / 3:.3g} and {seconds:.3g} CPU seconds of training, median [min-max] "
+    from rlfree.fit import FitConfig
+
+    default = asdict(FitConfig())
+    changed = sorted({f"{k}={v:g}" for rs in runs.values() for r in rs for k, v in r["config"].items() if v != default[k]})
+    lines = [f"rlfree fit's defaults{', but ' + ', '.join(changed) if changed else ''}. Test loss (MSE) after {seconds / 3:.3g}, {2 * seconds / 3:.3g} and {seconds:.3g} CPU seconds of training, median [min, max] "
              f"over seeds {','.join(map(str, seeds))}; floor: predicting the mean.", "",
              f"| task | seeds | floor | method | params | steps | MSE @ {seconds / 3:.3g} s | MSE @ {2 * seconds / 3:.3g} s | MSE @ {seconds:.3g} s | wall s |",
              "|-|-|-|-|-|-|-|-|-|-|"]
@@ -123,6 +128,36 @@ def tables(runs: dict[str, list[dict]], seconds: float) -> str:
                     ratios.append(statistics.median(p[1] / p[2] if p[2] > 0 else math.inf for p in points))
             cells.append(f"{statistics.median(norms):.3g} / {statistics.median(ratios):.2g}" if norms else "-")
         lines.append(f"| {method} (norm / first:last) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def initial_gradients(seeds: list[int]) -> str:
+    """The backprop methods' first step on the adding problem at every length: the whole gradient's
+    norm and the first:last input-tick ratio at the initial weights, median over ``seeds``."""
+    import torch
+
+    from rlfree.commands.fit import METHODS as BUILDERS
+    from rlfree.fit import FitConfig
+    from rlfree.sequence_tasks import make_task
+
+    torch.set_num_threads(1)
+    lengths = [l for n, l in TASKS if n == "adding"]
+    lines = ["At the initial weights (the first step's gradient, batch 100, median over seeds "
+             f"{','.join(map(str, seeds))}), adding problem: the gradient's norm / first:last input-tick ratio.", "",
+             "| method | " + " | ".join(f"adding-{l}" for l in lengths) + " |", "|-|" + "-|" * len(lengths)]
+    # bptt_free also at larger initial weights (torch's cells keep their own initialisation): where
+    # the repeated matrix stops being contractive, gradients explode instead of vanishing
+    rows = [("bptt_free", 0.5), ("bptt_free", 2.0), ("bptt_free", 4.0), ("rnn", 0.5), ("gru", 0.5), ("lstm", 0.5)]
+    for method, scale in rows:
+        cells = []
+        for length in lengths:
+            config = FitConfig(test_size=1, init_scale=scale)
+            figures = [BUILDERS[method](make_task("adding", length), config, seed).step(0) for seed in seeds]
+            norm = statistics.median(f["grad_norm"] for f in figures)
+            ratio = statistics.median(f["first_input_grad"] / f["last_input_grad"] for f in figures)
+            cells.append(f"{norm:.3g} / {ratio:.2g}")
+        shown = f"{method} (init_scale {scale:g})" if method == "bptt_free" else method
+        lines.append(f"| {shown} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -193,6 +228,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=12.0, help="CPU seconds of training per method and run (default 12)")
     parser.add_argument("--evaluations", type=int, default=12, help="test points per run (default 12)")
     parser.add_argument("--tasks", default=",".join(f"{n}-{l}" for n, l in TASKS), help="comma-separated task-length labels (default all)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated (default all)")
+    parser.add_argument("--set", dest="settings", metavar="FIELD=NUMBER", action="append", default=[],
+                        help="a FitConfig number other than rlfree fit's default (repeatable): init_scale=2 makes the free network's "
+                             "gradients explode, reference_lr=300 is the reference's step tuned; use another --out")
     parser.add_argument("--workers", type=int, default=2, help="runs at a time, each on one thread (default 2)")
     parser.add_argument("--out", default="runs/fit_report", help="where each (task, seed) is saved; runs already there are kept")
     parser.add_argument("--report-only", action="store_true", help="no new runs: report what --out holds")
@@ -207,7 +246,19 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
-        jobs = [(known[label][0], known[label][1], int(seed), args.seconds, args.evaluations, str(out))
+        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            parser.error(f"method {unknown[0]!r} is not accepted; use any of {', '.join(METHODS)}")
+        from rlfree.fit import FitConfig
+
+        defaults = asdict(FitConfig())
+        pairs = [item.split("=", 1) for item in args.settings]
+        for pair in pairs:
+            if len(pair) != 2 or pair[0] not in defaults or isinstance(defaults[pair[0]], (bool, str)):
+                parser.error(f"--set {'='.join(pair)!r} is not accepted; use FIELD=NUMBER, a number field of {', '.join(defaults)}")
+        settings = tuple((key, type(defaults[key])(float(value))) for key, value in pairs)
+        jobs = [(known[label][0], known[label][1], int(seed), args.seconds, args.evaluations, str(out), methods, settings)
                 for seed in args.seeds.split(",") for label in chosen if not (out / f"{label}__{int(seed)}.json").exists()]
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
             for line in pool.map(run_one, *zip(*jobs)) if jobs else []:
@@ -217,7 +268,8 @@ def main(argv=None) -> int:
     if not runs:
         print(f"no runs of {args.seconds:g} s in {out}", file=sys.stderr)
         return 1
-    text = tables(runs, args.seconds)
+    seeds = sorted({r["seed"] for rs in runs.values() for r in rs})
+    text = tables(runs, args.seconds) + "\n\n" + initial_gradients(seeds)
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text + "\n")

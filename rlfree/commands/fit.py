@@ -5,10 +5,11 @@
     rlfree fit --task memory --length 20 --methods walk_smart,bptt_free,lstm
     rlfree fit --task recall --classes 8 --sequence-output
 
-Every method trains for the same number of seconds (wall clock, or with ``--clock cpu`` this
-process's CPU time; test evaluations are not counted) on the same task and seed; the run folder holds TensorBoard events, with the train and
-test loss of every method on one chart (the CUSTOM SCALARS tab) and the backprop methods'
-gradient norms, and curves.json with every point. Methods: walk_reference (the reference's
+Every method trains for the same number of seconds (wall clock, or with --clock cpu this
+process's CPU time; test evaluations are not counted) on the same task and seed. The run
+folder holds TensorBoard events, with the train and test loss of every method on one chart
+(the CUSTOM SCALARS tab) and the backprop methods' gradient norms, and curves.json with every
+point. Methods: walk_reference (the reference's
 update exactly), walk_smart (mirrored pairs, z-scores, Adam), bptt_free (the same free network
 by backpropagation through time), rnn, gru, lstm (torch's, at about the same parameter count).
 """

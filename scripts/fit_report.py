@@ -179,13 +179,13 @@ def plot(runs: dict[str, list[dict]], seconds: float, path: Path) -> None:
     rows = math.ceil((len(labels) + 1) / cols)
     image = Image.new("RGB", (cols * panel_w, rows * panel_h), "white")
     draw = ImageDraw.Draw(image)
-    low, high = 1e-4, 10.0
+    low, high = 1e-6, 10.0
     for i, label in enumerate(labels):
         x0, y0 = (i % cols) * panel_w + margin, (i // cols) * panel_h + 24
         w, h = panel_w - margin - 12, panel_h - 24 - 36
         draw.rectangle([x0, y0, x0 + w, y0 + h], outline=(120, 120, 120))
         draw.text((x0 + 4, y0 - 18), f"{label} (test MSE, log)", fill="black")
-        for exponent in range(-4, 2):
+        for exponent in range(-6, 2):
             y = y0 + h * (math.log10(high) - exponent) / (math.log10(high) - math.log10(low))
             draw.line([x0 - 4, y, x0, y], fill="black")
             draw.text((x0 - 40, y - 6), f"1e{exponent}", fill="black")

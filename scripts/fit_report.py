@@ -219,6 +219,7 @@ def plot(runs: dict[str, list[dict]], seconds: float, path: Path) -> None:
         draw.text((x0 + 38, y0 + 20 * j), method, fill="black")
     draw.text((x0, y0 + 20 * len(METHODS) + 6), "grey: predicting the mean", fill=(120, 120, 120))
     draw.text((x0, y0 + 20 * len(METHODS) + 24), "line: median, band: range over seeds", fill="black")
+    draw.text((x0, y0 + 20 * len(METHODS) + 42), "x: CPU seconds of training (tests not counted)", fill="black")
     image.save(path)
 
 
@@ -264,7 +265,9 @@ def main(argv=None) -> int:
             for line in pool.map(run_one, *zip(*jobs)) if jobs else []:
                 print(line, flush=True)
     runs = load_runs(out, args.seconds)
-    runs = {label: rs for label, rs in runs.items() if label in chosen}
+    wanted = {int(seed) for seed in args.seeds.split(",")}
+    runs = {label: [r for r in rs if r["seed"] in wanted] for label, rs in runs.items() if label in chosen}
+    runs = {label: rs for label, rs in runs.items() if rs}
     if not runs:
         print(f"no runs of {args.seconds:g} s in {out}", file=sys.stderr)
         return 1

@@ -34,6 +34,7 @@ in one batched step (each neuron of each member picks its own f, :class:`NeuronA
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -61,6 +62,17 @@ ACTIVATIONS = {
     "tanh": tanh_,
     "relu": torch.relu_,
     "sigmoid": torch.sigmoid_,
+    "identity": lambda z: z,
+    "softsign": torch.nn.functional.softsign,
+    "elu": torch.nn.functional.elu,
+}
+
+# The same functions without writing into their argument: autograd (rlfree.backprop_baselines'
+# backpropagation through time) needs the pre-activations that the in-place ones overwrite.
+DIFFERENTIABLE_ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
     "identity": lambda z: z,
     "softsign": torch.nn.functional.softsign,
     "elu": torch.nn.functional.elu,
@@ -194,6 +206,15 @@ class NetworkSpec:
         each neuron's activation code after them (A * K + A)."""
         return self.n_weights + (self.n_activations if self.per_neuron else 0)
 
+    def initial_std(self, scale: float) -> float:
+        """The std of initial weights: scale / sqrt(K), so that a pre-activation's std is about
+        ``scale`` whatever the width of the input."""
+        return scale / math.sqrt(self.n_columns)
+
+    def initial_params(self, generator: torch.Generator, scale: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """A starting centre (D,): normal weights with std ``initial_std(scale)``, drawn on the CPU."""
+        return torch.randn(self.n_params, generator=generator, dtype=torch.float64).mul_(self.initial_std(scale)).to(dtype)
+
     def matrix(self, flat: np.ndarray) -> np.ndarray:
         """flat (D,) -> W (A, K); a feed-forward network's recurrent block is zero (a per-neuron
         network's codes are not part of W: :meth:`neurons` reads them)."""
@@ -258,8 +279,8 @@ class FreeNetwork:
         self.recurrent_weights_t = None if spec.feed_forward else W[:, :, split:].transpose(1, 2).contiguous()
         if spec.per_neuron:
             self.activation = NeuronActivations(params[:, spec.n_weights :].round().to(torch.int64))
-        else:
-            self.activation = ACTIVATIONS[spec.activation]
+        else:  # weights that autograd follows take the out-of-place functions (DIFFERENTIABLE_ACTIVATIONS)
+            self.activation = (DIFFERENTIABLE_ACTIVATIONS if params.requires_grad else ACTIVATIONS)[spec.activation]
 
     def initial_activations(self, batch: int) -> torch.Tensor:
         """Zeros (P, B, A): every episode starts with a blank recurrent state."""

@@ -8,7 +8,6 @@ few lines of numpy, without rlfree, on the same env.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -199,12 +198,11 @@ class Policy:
 
     def initial_std(self, scale: float) -> float:
         """The std of the initial weights: scale / sqrt(K), K the columns of W."""
-        return scale / math.sqrt(self.spec.n_columns)
+        return self.spec.initial_std(scale)
 
     def initial_params(self, generator: torch.Generator, scale: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """A starting centre (D,): normal weights with std ``initial_std(scale)``, drawn on the CPU."""
-        std = self.initial_std(scale)
-        return torch.randn(self.spec.n_params, generator=generator, dtype=torch.float64).mul_(std).to(dtype)
+        return self.spec.initial_params(generator, scale, dtype)
 
     def network(self, params: torch.Tensor) -> FreeNetwork:
         """params: (P, D) -> the population ready to step."""

@@ -175,8 +175,12 @@ def run_folder_name(config: Config) -> str:
 def make_run_folder(config: Config) -> Path:
     """Create ``logdir/{env}__{exp}__{seed}__{time}`` (``-1``, ``-2``, ... appended when a run of
     the same second has it) and write config.toml into it."""
-    base = Path(config.run.logdir)
-    name = run_folder_name(config)
+    return new_run_folder(Path(config.run.logdir), run_folder_name(config), to_toml(config.to_dict()))
+
+
+def new_run_folder(base: Path, name: str, config_toml: str) -> Path:
+    """Create ``base/name`` (``-1``, ``-2``, ... appended when a run of the same second has it) and
+    write ``config_toml`` into its config.toml; RunFolderError when it cannot be written."""
     run_dir = base / name
     if Path(name).name != name or run_dir.resolve().parent != base.resolve():  # one folder, right inside logdir
         raise RunFolderError(f"run folder {name!r} would not lie inside --logdir {str(base)!r}; use a plain --exp-name")
@@ -188,7 +192,7 @@ def make_run_folder(config: Config) -> Path:
                 break
             except FileExistsError:
                 run_dir = base / f"{name}-{suffix}"
-        (run_dir / "config.toml").write_text(to_toml(config.to_dict()))
+        (run_dir / "config.toml").write_text(config_toml)
     except OSError as err:
         raise RunFolderError(f"run folder {str(run_dir)!r} cannot be written ({err.strerror or err}); choose another --logdir") from None
     return run_dir

@@ -284,6 +284,7 @@ class FaithfulRandomWalk(RandomWalk):
         self.population = config.population
         self.rows = self.rows_for(config.population)
         self.lr = config.lr
+        self._baseline: torch.Tensor | None = None  # (P,) during a supervised tell (see tell)
 
     @staticmethod
     def rows_for(population: int) -> int:
@@ -299,8 +300,23 @@ class FaithfulRandomWalk(RandomWalk):
     def _parts(self) -> tuple[tuple[int, int], ...]:
         return ((0, 1), (1, self.population))
 
+    def tell(self, returns: torch.Tensor, env_returns: torch.Tensor | None = None, baseline: torch.Tensor | None = None) -> dict[str, float | int]:
+        """As :meth:`RandomWalk.tell`; ``baseline``: (P,), the centre's return on each member's own
+        datapoint, for the seed's supervised mode (:mod:`rlfree.fit`), where member i is judged on
+        datapoint i alone: its change is then ``returns[i + 1] - baseline[i]`` and row 0 of
+        ``returns`` (the centre's mean over the batch) only feeds the figures."""
+        if baseline is not None and baseline.shape != (self.population,):
+            raise ValueError(f"baseline of shape {tuple(baseline.shape)} is not accepted: expected ({self.population},)")
+        self._baseline = baseline
+        try:
+            return super().tell(returns, env_returns)
+        finally:
+            self._baseline = None
+
     def _step(self, fitness: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        change = fitness[1:] - fitness[0]  # forward difference on the same episodes
+        # forward difference on the same episodes, or on each member's own datapoint
+        reference = fitness[0] if self._baseline is None else self._baseline.to(fitness.dtype)
+        change = fitness[1:] - reference
         ascent = (change[:, None] * (self.sigma * eps)).mean(dim=0)
         return self.lr * ascent
 

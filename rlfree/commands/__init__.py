@@ -4,6 +4,7 @@
     rlfree watch --env CartPole-v1        play a trained or shipped agent (rlfree.commands.watch)
     rlfree zoo --tasks CartPole-v1        retrain presets, compare with PPO/ARS (rlfree.commands.zoo)
     rlfree bench --skip-solve             speed figures (rlfree.commands.bench)
+    rlfree tune --env CartPole-v1         search the settings with Optuna, write the best preset (rlfree.commands.tune)
 
 Each subcommand's module has ``main(argv=None, prog=None) -> exit code`` and is imported only
 when it runs, so ``rlfree watch`` does not pay for the zoo's imports.
@@ -21,6 +22,7 @@ COMMANDS = {
     "watch": "play episodes of a trained or shipped agent (window, text, GIF/MP4, or scores)",
     "zoo": "retrain the presets over several seeds; --compare adds PPO and ARS",
     "bench": "speed of the batched evaluation beside named alternatives",
+    "tune": "search a task's settings with Optuna (time to target) and write the best as a preset",
 }
 
 

@@ -25,10 +25,13 @@ few trials again on held-out seeds and the preset written is the one fastest on 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import signal
 import statistics
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +42,9 @@ import optuna
 
 from rlfree.backend import resolve_env_id
 from rlfree.config import Config, ConfigError, to_toml
+from rlfree.errors import NonFiniteRun
 from rlfree.optimiser import WALK_ONLY
-from rlfree.run_loop import RunLoop, RunState, make_run_folder
+from rlfree.run_loop import RunLoop, RunState, Terminated, make_run_folder
 from rlfree.search_space import SearchSpace, apply
 from rlfree.trainer import Trainer
 
@@ -177,11 +181,56 @@ def run_trial(task: Task, config: Config, observers: list | None = None, stop: C
                    pruned=not state.solved and task.used(state) < task.budget)
 
 
-def objective(task: Task, space: SearchSpace, worker: int = 0) -> Callable[[optuna.Trial], float]:
+class Interrupts:
+    """Ctrl-C and SIGTERM, held back while Optuna writes the study.
+
+    Inside a run (:meth:`running`) they raise at once, and the run loop stops its run as always;
+    between runs, where Optuna records a trial in the database, a KeyboardInterrupt could leave it
+    half-written, so there they wait until the next run starts or the search ends (:meth:`check`).
+    """
+
+    def __init__(self):
+        self.pending: type[KeyboardInterrupt] | None = None
+        self.inside = False
+
+    @contextlib.contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def handler(self, signum, frame):
+        error = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        if self.inside:
+            raise error()
+        self.pending = error
+
+    def check(self) -> None:
+        if self.pending is not None:
+            raise self.pending()
+
+    @contextlib.contextmanager
+    def running(self):
+        self.check()
+        self.inside = True
+        try:
+            yield
+        finally:
+            self.inside = False
+
+
+def objective(task: Task, space: SearchSpace, worker: int = 0, interrupts: Interrupts | None = None) -> Callable[[optuna.Trial], float]:
     """The study's objective: one trial's run, its figures kept as the trial's user attributes.
 
     A sampled combination that ``rlfree train`` refuses (an odd population with mirrored pairs, too
-    large for memory) fails the trial with the refusal as its ``error``, and the study goes on.
+    large for memory), or whose weights go NaN (relu activations overflowing), fails the trial with
+    the message as its ``error``, and the study goes on.
     """
 
     def run(trial: optuna.Trial) -> float:
@@ -190,8 +239,9 @@ def objective(task: Task, space: SearchSpace, worker: int = 0) -> Callable[[optu
         try:
             config = trial_config(task, values, task.seed, tempfile.gettempdir())
             pruning = Pruning(trial, task)
-            outcome = run_trial(task, config, [pruning], stop=lambda: pruning.stop)
-        except ConfigError as err:
+            with interrupts.running() if interrupts else contextlib.nullcontext():
+                outcome = run_trial(task, config, [pruning], stop=lambda: pruning.stop)
+        except (ConfigError, NonFiniteRun) as err:  # refused, or its weights went NaN: the search goes on
             trial.set_user_attr("error", str(err))
             return math.nan  # Optuna records the trial as failed
         for name, value in dataclasses.asdict(outcome).items():
@@ -245,14 +295,15 @@ def finalists(study: optuna.Study, count: int) -> list[optuna.trial.FrozenTrial]
 
 
 def recheck(task: Task, space: SearchSpace, trials: list[optuna.trial.FrozenTrial], seeds: list[int],
-            on_outcome: Callable[[int, int, Outcome], None] | None = None) -> list[Recheck]:
+            on_outcome: Callable[[int, int, Outcome], None] | None = None, interrupts: Interrupts | None = None) -> list[Recheck]:
     """Each trial's settings trained again on each of ``seeds``, the same budget, no pruning."""
     rechecks = []
     for trial in trials:
         values = full_values(space, trial.params, task.base.algo.algo)
         check = Recheck(trial.number, values)
         for seed in seeds:
-            outcome = run_trial(task, trial_config(task, values, seed, tempfile.gettempdir()))
+            with interrupts.running() if interrupts else contextlib.nullcontext():
+                outcome = run_trial(task, trial_config(task, values, seed, tempfile.gettempdir()))
             check.outcomes.append(outcome)
             if on_outcome:
                 on_outcome(trial.number, seed, outcome)
@@ -351,6 +402,8 @@ def open_study(url: str, name: str, task: Task, space: SearchSpace, *, sampler_s
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
         study = optuna.create_study(storage=storage, study_name=name, direction="minimize", sampler=sampler, pruner=pruner,
                                     load_if_exists=True)
+    if study.get_trials(deepcopy=False):  # resumed: a seeded sampler would start its random trials over
+        study.sampler.reseed_rng()
     attrs = study_attrs(task, space)
     if not study.user_attrs:
         for key, value in attrs.items():

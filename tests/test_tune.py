@@ -64,7 +64,7 @@ def test_the_space_is_conditional_on_the_optimiser():
 def test_a_space_file_replaces_only_the_entries_it_names(tmp_path):
     space = SearchSpace.load(str(small_space(tmp_path)))
     assert space.entries["walk.sigma"] == Range(0.1, 0.5, log=True)
-    assert space.entries["walk.population"] == Choice((16, 32, 64))
+    assert space.entries["walk.population"] == Choice((32, 64, 128))
     assert space.entries["network.ticks"] == Fixed(1)
     assert space.entries["network.hidden"] == Range(0, 2, whole=True)
     assert space.entries["algo.cmaes_sigma"] == SearchSpace.load(None).entries["algo.cmaes_sigma"]  # not named: the default's
@@ -88,9 +88,9 @@ def test_print_space_writes_a_space_file_that_loads_back_as_the_same_space(tmp_p
     ("[run]\nseed = [1, 2]\n", "space.toml: run.seed is not searched: rlfree tune sets it in every trial from --seed; leave it out"),
     ("[tune]\nsigma = 1\n", "space.toml: unknown section [tune]; accepted: env, network, algo, walk, run"),
 ])
-def test_a_bad_space_file_is_one_line_and_exit_2(tmp_path, capsys, text, message):
+def test_a_bad_space_file_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, text, message):
     (tmp_path / "space.toml").write_text(text)
-    os.chdir(tmp_path)  # the message names the file as given
+    monkeypatch.chdir(tmp_path)  # the message names the file as given
     with pytest.raises(SystemExit) as exit_:
         tune_command.main(["--env", "CartPole-v1", "--space", "space.toml", "--out", str(tmp_path / "study")])
     assert exit_.value.code == 2
@@ -107,8 +107,8 @@ def test_a_bad_space_file_is_one_line_and_exit_2(tmp_path, capsys, text, message
                                                          "or postgresql://USER:PASSWORD@HOST/DB, mysql://... (several)"),
     (["--env", "Pendulum-v1", "--config", "none.toml"], "config file 'none.toml' does not exist"),
 ])
-def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
-    os.chdir(tmp_path)
+def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_:
         tune_command.main([*argv, "--out", str(tmp_path / "study")])
     assert exit_.value.code == 2
@@ -132,6 +132,7 @@ def test_without_optuna_the_command_says_how_to_install_it(tmp_path, capsys, mon
 
 
 # -- studies ------------------------------------------------------------------------------------------
+@pytest.mark.slow  # a study of trials that each train for up to their budget
 def test_a_ten_trial_cartpole_study_writes_a_preset_that_solves_cartpole(tmp_path, capsys):
     out = tmp_path / "study"
     started = time.perf_counter()
@@ -155,6 +156,7 @@ def test_a_ten_trial_cartpole_study_writes_a_preset_that_solves_cartpole(tmp_pat
     assert "\nsolved: " in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a study of trials that each train for up to their budget
 def test_two_worker_processes_on_one_sqlite_study_both_add_trials(tmp_path, capsys):
     out = tmp_path / "study"
     code = tune_command.main(["--env", "CartPole-v1", "--trials", "4", "--budget", "1", "--jobs", "2", "--space", str(small_space(tmp_path)),
@@ -182,6 +184,7 @@ def wait_for_trials(db: Path, count: int, timeout: float = 120.0) -> int:
     raise AssertionError(f"{done} trials completed in {timeout} s")
 
 
+@pytest.mark.slow  # a study of trials that each train for up to their budget
 def test_ctrl_c_keeps_the_study_and_the_same_command_resumes_it(tmp_path):
     out = tmp_path / "study"
     command = [sys.executable, "-m", "rlfree", "tune", "--env", "CartPole-v1", "--budget", "2", "--space", str(small_space(tmp_path)),

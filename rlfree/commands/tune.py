@@ -156,7 +156,6 @@ def tune(args: argparse.Namespace, prog: str) -> int:
     import optuna
 
     from rlfree import tuning
-    from rlfree.run_loop import sigterm_as_interrupt
     from rlfree.search_space import SearchSpace
     from rlfree.study_report import write_report, write_trials_csv
 
@@ -186,12 +185,13 @@ def tune(args: argparse.Namespace, prog: str) -> int:
         if tuning.trials_done(study) >= args.trials:
             study.stop()
 
-    with sigterm_as_interrupt():
-        left = args.trials - tuning.trials_done(study)
+    left = args.trials - tuning.trials_done(study)
+    if left > 0 and args.jobs > 1 and worker is None:
+        run_workers([worker_command(args, i, storage, study_name, out) for i in range(args.jobs)])
+    with tuning.Interrupts().installed() as interrupts:
         if left > 0 and (args.jobs == 1 or worker is not None):
-            study.optimize(tuning.objective(task, space, worker or 0), n_trials=left, timeout=args.timeout, callbacks=[progress])
-        elif left > 0:
-            run_workers([worker_command(args, i, storage, study_name, out) for i in range(args.jobs)])
+            study.optimize(tuning.objective(task, space, worker or 0, interrupts), n_trials=left, timeout=args.timeout, callbacks=[progress])
+            interrupts.check()
         if worker is not None:
             return 0
         finalists = tuning.finalists(study, args.finalists)
@@ -202,8 +202,9 @@ def tune(args: argparse.Namespace, prog: str) -> int:
             return 1
         seeds = [tuning.RECHECK_SEED + i for i in range(args.recheck_seeds)]
         print(f"re-checking the best {len(finalists)} trials on seeds {seeds[0]}-{seeds[-1]}", flush=True)
-        rechecks = tuning.recheck(task, space, finalists, seeds, on_outcome=lambda number, seed, outcome: print(
+        rechecks = tuning.recheck(task, space, finalists, seeds, interrupts=interrupts, on_outcome=lambda number, seed, outcome: print(
             f"  trial {number}, seed {seed}: {outcome.shown(task)}", flush=True))
+        interrupts.check()
     best = min(rechecks, key=lambda check: (check.score(task), check.trial))
     preset = tuning.best_preset(task, best.values, tuning.preset_generations(task, rechecks))
     comment = [f"{task.env_id}: found by rlfree tune (study {study_name!r}, trial {best.trial} of {tuning.trials_done(study)}), "

@@ -71,7 +71,8 @@ class WandbTracker:
 
 
 class MlflowTracker:
-    """An MLflow run in the experiment ``project``; the config as params, the agent under ``agent/``."""
+    """An MLflow run named after the run folder in the experiment ``project``; the config as params,
+    the agent under ``agent/``."""
 
     def __init__(self, run_dir: Path, record_type: type, config: dict[str, dict], project: str | None = None):
         from mlflow.entities import Param
@@ -89,8 +90,14 @@ class MlflowTracker:
         name = project or DEFAULT_PROJECT
         experiment = self.client.get_experiment_by_name(name)
         experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(name)
-        self.run_id = self.client.create_run(experiment_id, run_name=run_dir.name).info.run_id
-        self.client.log_batch(self.run_id, params=[Param(key, str(value)) for key, value in flat_config(config).items()])
+        # a resumed run (rlfree train --resume) goes on in the MLflow run of its folder
+        earlier = self.client.search_runs([experiment_id], filter_string=f"tags.mlflow.runName = '{run_dir.name}'", max_results=1)
+        if earlier:
+            self.run_id = earlier[0].info.run_id
+            self.client.update_run(self.run_id, status="RUNNING")
+        else:
+            self.run_id = self.client.create_run(experiment_id, run_name=run_dir.name).info.run_id
+            self.client.log_batch(self.run_id, params=[Param(key, str(value)) for key, value in flat_config(config).items()])
 
     def on_generation(self, record: Any) -> None:
         from mlflow.entities import Metric

@@ -120,7 +120,7 @@ class Outcome:
         return f"{verb} at {task.shown(self.used)} (best centre {best}, target {task.target:g})"
 
 
-def trial_config(task: Task, values: dict[str, Any], seed: int, logdir: str) -> Config:
+def trial_config(task: Task, values: dict[str, Any], seed: int) -> Config:
     """The task's preset with a trial's values, its seed, its target, and no generation limit but the budget."""
     config = apply(task.base, values, "the search space")
     config.run.seed = seed
@@ -128,7 +128,6 @@ def trial_config(task: Task, values: dict[str, Any], seed: int, logdir: str) -> 
     config.run.generations = 10**9  # the budget ends a run
     config.run.save_freq = 10**9  # a trial's checkpoints are thrown away: only checkpoints/best is written
     config.run.progress = False
-    config.run.logdir = logdir
     config.run.exp_name = "tune"
     return config
 
@@ -237,7 +236,7 @@ def objective(task: Task, space: SearchSpace, worker: int = 0, interrupts: Inter
         values = space.sample(trial, task.base.algo.algo)
         trial.set_user_attr("worker", worker)
         try:
-            config = trial_config(task, values, task.seed, tempfile.gettempdir())
+            config = trial_config(task, values, task.seed)
             pruning = Pruning(trial, task)
             with interrupts.running() if interrupts else contextlib.nullcontext():
                 outcome = run_trial(task, config, [pruning], stop=lambda: pruning.stop)
@@ -303,7 +302,7 @@ def recheck(task: Task, space: SearchSpace, trials: list[optuna.trial.FrozenTria
         check = Recheck(trial.number, values)
         for seed in seeds:
             with interrupts.running() if interrupts else contextlib.nullcontext():
-                outcome = run_trial(task, trial_config(task, values, seed, tempfile.gettempdir()))
+                outcome = run_trial(task, trial_config(task, values, seed))
             check.outcomes.append(outcome)
             if on_outcome:
                 on_outcome(trial.number, seed, outcome)

@@ -102,3 +102,15 @@ def test_a_missing_tracker_is_one_line_saying_how_to_install_it(tmp_path, capsys
     err = capsys.readouterr().err
     assert err == f'rlfree train: error: --track {tracker} needs {tracker}, which is not installed: pip install "rlfree[{extra}]"\n'
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_resumed_run_goes_on_in_the_same_mlflow_run(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    run_dir = trained(tmp_path, "mlflow")
+    assert train_command.main(["--resume", str(run_dir), "-n", "5", "--track", "mlflow", "--track-project", "tests"]) == 0
+    client = MlflowClient(tracking_uri=(tmp_path / "runs" / "mlruns").resolve().as_uri())
+    (run,) = client.search_runs([client.get_experiment_by_name("tests").experiment_id])
+    assert len(client.get_metric_history(run.info.run_id, "time/total_timesteps")) == 5
+    assert run.info.status == "FINISHED"

@@ -381,8 +381,9 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     except sqlalchemy.exc.ArgumentError:
         raise ConfigError(f"--storage {url!r} is not a database URL; use sqlite:///PATH (one machine) or "
                           "postgresql://USER:PASSWORD@HOST/DB, mysql://... (several)") from None
-    except ModuleNotFoundError as err:
-        raise ConfigError(f"--storage {url!r} needs the database driver {err.name!r}, which is not installed: pip install {err.name}") from None
+    except ImportError as err:  # Optuna's, raised from the driver's ModuleNotFoundError
+        missing = getattr(err.__cause__, "name", None) or getattr(err, "name", None) or "its driver"
+        raise ConfigError(f"--storage {url!r} needs the database driver {missing!r}, which is not installed: pip install {missing}") from None
     except sqlalchemy.exc.SQLAlchemyError as err:
         reason = str(getattr(err, "orig", None) or err).splitlines()[0]
         raise ConfigError(f"--storage {url!r} cannot be opened ({reason})") from None

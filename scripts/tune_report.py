@@ -51,10 +51,9 @@ def main(argv=None) -> int:
                 return 2
             shutil.copy(study_preset, preset_path(env_id, searched_dir))
             target = task_threshold(preset_config(env_id, agents_dir()))
-            runs = {}
-            for name, folder in (("hand-tuned", agents_dir()), ("searched", searched_dir)):
-                runs[name] = []
-                for seed in seeds:
+            runs = {"hand-tuned": [], "searched": []}
+            for seed in seeds:  # the two presets take turns, so that a change in the machine's load falls on both
+                for name, folder in (("hand-tuned", agents_dir()), ("searched", searched_dir)):
                     outcome = run_rlfree(env_id, folder, seed, args, logdir)
                     runs[name].append(outcome)
                     verdict = f"solved in {outcome.seconds:.2f} s, {outcome.steps:,} steps" if outcome.solved else f"not solved ({outcome.seconds:.1f} s)"

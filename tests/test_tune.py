@@ -106,6 +106,8 @@ def test_a_bad_space_file_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, 
     (["--env", "CartPole-v1", "--storage", "not a url"], "--storage 'not a url' is not a database URL; use sqlite:///PATH (one machine) "
                                                          "or postgresql://USER:PASSWORD@HOST/DB, mysql://... (several)"),
     (["--env", "Pendulum-v1", "--config", "none.toml"], "config file 'none.toml' does not exist"),
+    (["--env", "CartPole-v1", "--storage", "sqlite:////nonexistent/folder/study.db"],
+     "--storage 'sqlite:////nonexistent/folder/study.db' cannot be opened (unable to open database file)"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
@@ -113,6 +115,7 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch, ar
         tune_command.main([*argv, "--out", str(tmp_path / "study")])
     assert exit_.value.code == 2
     assert capsys.readouterr().err == f"rlfree tune: error: {message}\n"
+    assert not (tmp_path / "study").exists()  # nothing written
 
 
 def test_an_env_without_a_threshold_needs_a_target(tmp_path, capsys):

@@ -166,6 +166,7 @@ def tune(args: argparse.Namespace, prog: str) -> int:
     task = tuning.Task(config, tuning.task_target(config, args.target), budget, args.measure, args.seed)
     study_name = args.study or args.env.split(":")[-1].replace("/", "-")
     out = Path(args.out) if args.out else Path("tune") / study_name
+    made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -173,8 +174,13 @@ def tune(args: argparse.Namespace, prog: str) -> int:
     storage = args.storage or f"sqlite:///{out / 'study.db'}"
     worker = args.worker
     prefix = f"worker {worker}: " if worker is not None else ""
-    study = tuning.open_study(storage, study_name, task, space, startup_trials=min(10, max(5, args.trials // 4)),
-                              sampler_seed=None if worker is not None or args.jobs > 1 else args.seed)
+    try:
+        study = tuning.open_study(storage, study_name, task, space, startup_trials=min(10, max(5, args.trials // 4)),
+                                  sampler_seed=None if worker is not None or args.jobs > 1 else args.seed)
+    except ConfigError:
+        if made and not any(out.iterdir()):  # a refused --storage leaves nothing behind
+            out.rmdir()
+        raise
     if worker is None:
         print(f"study {study_name!r} in {storage}: {tuning.trials_done(study)} of {args.trials} trials done; env {task.env_id}, "
               f"target {task.target:g}, budget {task.shown(budget)} a trial, preset {source}"

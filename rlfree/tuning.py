@@ -105,12 +105,15 @@ class Outcome:
     pruned: bool = False
 
     def value(self, task: Task) -> float:
-        """The objective, lower better (the module docstring); NaN when no evaluation ran."""
+        """The objective, lower better (the module docstring); NaN when no evaluation ran.
+
+        A run stops at the first generation past the budget, so a solved one may have run a little
+        over it: it counts as the budget, and every unsolved run as the budget or more."""
         if self.solved:
-            return self.used
+            return min(self.used, task.budget)
         if self.best_eval is None:
             return math.nan
-        return max(self.used, task.budget) + max(task.target - self.best_eval, 0.0)
+        return task.budget + max(task.target - self.best_eval, 0.0)
 
     def shown(self, task: Task) -> str:
         best = "-" if self.best_eval is None else f"{self.best_eval:.1f}"

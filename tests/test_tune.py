@@ -1,5 +1,6 @@
 """rlfree tune: the search space, a CartPole study whose preset solves CartPole, shared and resumed studies, bad input."""
 
+import math
 import os
 import signal
 import subprocess
@@ -132,6 +133,21 @@ def test_without_optuna_the_command_says_how_to_install_it(tmp_path, capsys, mon
     assert exit_.value.code == 2
     assert capsys.readouterr().err == 'rlfree tune: error: rlfree tune needs Optuna, which is not installed: pip install "rlfree[tune]"\n'
     assert not (tmp_path / "study").exists()
+
+
+def test_unsolved_trials_rank_below_solved_ones_and_by_how_close_they_came():
+    from rlfree.tuning import Outcome, Task
+
+    task = Task(Config(), target=475.0, budget=2.0)
+    solved_late = Outcome(solved=True, used=2.3, best_eval=480.0, generations=40, env_steps=9_000, seconds=2.3)
+    close = Outcome(solved=False, used=2.1, best_eval=470.0, generations=40, env_steps=9_000, seconds=2.1)
+    far = Outcome(solved=False, used=2.0, best_eval=100.0, generations=40, env_steps=9_000, seconds=2.0)
+    pruned = Outcome(solved=False, used=0.4, best_eval=30.0, generations=8, env_steps=900, seconds=0.4, pruned=True)
+    assert solved_late.value(task) == 2.0  # solved in the generation that crossed the budget
+    assert close.value(task) == pytest.approx(2.0 + 5.0) and far.value(task) == pytest.approx(2.0 + 375.0)
+    assert solved_late.value(task) < close.value(task) < far.value(task)
+    assert pruned.value(task) == pytest.approx(2.0 + 445.0)  # charged the whole budget
+    assert math.isnan(Outcome(False, 2.0, None, 3, 100, 2.0).value(task))  # no evaluation ran: the trial fails
 
 
 # -- studies ------------------------------------------------------------------------------------------

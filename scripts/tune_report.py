@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--studies", default="tune", help="the folder holding <env>/best.toml of each study (default: tune)")
     parser.add_argument("--tasks", nargs="+", default=["Acrobot-v1", "MountainCar-v0", "Pendulum-v1"])
+    parser.add_argument("--hand-tuned", metavar="DIR", help="the folder of the hand-tuned presets <env>.toml (default: agents/, "
+                                                             "or $RLFREE_AGENTS); an older preset that a searched one replaced, from git")
     parser.add_argument("--seeds", type=int, default=5, help="held-out seeds per preset (default: 5)")
     parser.add_argument("--time-limit", type=float, default=300.0, help="counted seconds per run before it is 'not solved' (default: 300)")
     parser.add_argument("--threads", type=int, default=1)
@@ -50,10 +52,11 @@ def main(argv=None) -> int:
                 print(f"{env_id}: no {study_preset}; run rlfree tune --env {env_id} --out {study_preset.parent} first", file=sys.stderr)
                 return 2
             shutil.copy(study_preset, preset_path(env_id, searched_dir))
-            target = task_threshold(preset_config(env_id, agents_dir()))
+            hand_dir = Path(args.hand_tuned) if args.hand_tuned else agents_dir()
+            target = task_threshold(preset_config(env_id, hand_dir))
             runs = {"hand-tuned": [], "searched": []}
             for seed in seeds:  # the two presets take turns, so that a change in the machine's load falls on both
-                for name, folder in (("hand-tuned", agents_dir()), ("searched", searched_dir)):
+                for name, folder in (("hand-tuned", hand_dir), ("searched", searched_dir)):
                     outcome = run_rlfree(env_id, folder, seed, args, logdir)
                     runs[name].append(outcome)
                     verdict = f"solved in {outcome.seconds:.2f} s, {outcome.steps:,} steps" if outcome.solved else f"not solved ({outcome.seconds:.1f} s)"

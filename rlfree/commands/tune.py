@@ -203,7 +203,7 @@ def tune(args: argparse.Namespace, prog: str) -> int:
         finalists = tuning.finalists(study, args.finalists)
         if not finalists:
             write_trials_csv(out / "trials.csv", study, task)
-            print(f"no trial reached a value within its budget in {tuning.trials_done(study)} trials; nothing to re-check. "
+            print(f"no trial completed in {tuning.trials_done(study)} trials (each was pruned or refused); nothing to re-check. "
                   f"Try a larger --budget or other ranges (--space); trials: {shown_path(out / 'trials.csv')}")
             return 1
         seeds = [tuning.RECHECK_SEED + i for i in range(args.recheck_seeds)]
@@ -218,10 +218,14 @@ def tune(args: argparse.Namespace, prog: str) -> int:
                f"re-checked on seeds {seeds[0]}-{seeds[-1]}: {'; '.join(o.shown(task) for o in best.outcomes)}.",
                f"Search: rlfree tune --env {args.env} --budget {budget:g} --measure {args.measure}"
                + (f" --space {args.space}" if args.space else "") + (f" --config {args.config}" if args.config else "")]
-    (out / "best.toml").write_text(tuning.preset_toml(preset, comment))
+    written = out / ".best.toml.tmp"
+    written.write_text(tuning.preset_toml(preset, comment))
+    written.replace(out / "best.toml")  # a user's --config never reads half a file
     write_trials_csv(out / "trials.csv", study, task)
     write_report(out / "report.html", study, task, rechecks, best, preset)
     print(f"\nbest: trial {best.trial} ({'; '.join(o.shown(task) for o in best.outcomes)})")
+    if not any(o.solved for o in best.outcomes):
+        print(f"no finalist reached the target {task.target:g} on the held-out seeds: best.toml holds the one that came closest")
     print(f"preset: {shown_path(out / 'best.toml')}  (rlfree train --config {shown_path(out / 'best.toml')})")
     print(f"report: {shown_path(out / 'report.html')}, {shown_path(out / 'trials.csv')}")
     return 0

@@ -27,6 +27,16 @@ def markdown_table(config: dict[str, dict]) -> str:
     return "|param|value|\n|-|-|\n" + "\n".join(rows)
 
 
+def record_tags(record_type: type) -> dict[str, str]:
+    """{field: TensorBoard tag} of the record's scalar fields (those whose metadata carries a ``tag``)."""
+    return {f.name: f.metadata["tag"] for f in dataclasses.fields(record_type) if "tag" in f.metadata}
+
+
+def scalars(record, tags: dict[str, str]) -> dict[str, float]:
+    """{tag: value} of the figures ``record`` measured (None: not measured this generation)."""
+    return {tag: getattr(record, name) for name, tag in tags.items() if getattr(record, name) is not None}
+
+
 def csv_fields(record_type: type) -> list[str]:
     return [f.name for f in dataclasses.fields(record_type) if f.metadata.get("csv", True)]
 
@@ -60,7 +70,7 @@ class Board:
         from torch.utils.tensorboard import SummaryWriter  # imported here: it is slow to import
 
         self.record_type = record_type
-        self.tags = {f.name: f.metadata["tag"] for f in dataclasses.fields(record_type) if "tag" in f.metadata}
+        self.tags = record_tags(record_type)
         self.images = {f.name: f.metadata["image"] for f in dataclasses.fields(record_type) if "image" in f.metadata}
         csv_path = run_dir / "progress.csv"
         append = resume is not None and csv_path.exists()
@@ -78,10 +88,8 @@ class Board:
 
     def on_generation(self, record) -> None:
         step = getattr(record, self.record_type.STEP)
-        for name, tag in self.tags.items():
-            value = getattr(record, name)
-            if value is not None:
-                self.writer.add_scalar(tag, value, step)
+        for tag, value in scalars(record, self.tags).items():
+            self.writer.add_scalar(tag, value, step)
         for name, tag in self.images.items():
             image = getattr(record, name)
             if image is not None:

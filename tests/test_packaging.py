@@ -116,8 +116,8 @@ def test_rlfree_train_from_an_empty_folder_solves_with_a_non_editable_install_an
 def test_python_dash_m_rlfree_lists_the_commands_and_rejects_an_unknown_one(tmp_path):
     listed = subprocess.run([sys.executable, "-m", "rlfree", "--help"], cwd=tmp_path, capture_output=True, text=True)
     assert listed.returncode == 0
-    for name in ("train", "watch", "zoo", "bench", "fit"):
+    for name in ("train", "watch", "zoo", "bench", "fit", "tune"):
         assert f"  {name}" in listed.stdout
     unknown = subprocess.run([sys.executable, "-m", "rlfree", "trian"], cwd=tmp_path, capture_output=True, text=True)
     assert unknown.returncode == 2
-    assert unknown.stderr.strip() == "rlfree: error: unknown command 'trian'; choose one of train, watch, zoo, bench, fit (rlfree --help)"
+    assert unknown.stderr.strip() == "rlfree: error: unknown command 'trian'; choose one of train, watch, zoo, bench, fit, tune (rlfree --help)"

@@ -5,6 +5,7 @@
     rlfree zoo --tasks CartPole-v1        retrain presets, compare with PPO/ARS (rlfree.commands.zoo)
     rlfree bench --skip-solve             speed figures (rlfree.commands.bench)
     rlfree fit --task adding              supervised sequences, walk vs backprop (rlfree.commands.fit)
+    rlfree tune --env CartPole-v1         search the settings with Optuna, write the best preset (rlfree.commands.tune)
 
 Each subcommand's module has ``main(argv=None, prog=None) -> exit code`` and is imported only
 when it runs, so ``rlfree watch`` does not pay for the zoo's imports.
@@ -23,6 +24,7 @@ COMMANDS = {
     "zoo": "retrain the presets over several seeds; --compare adds PPO and ARS",
     "bench": "speed of the batched evaluation beside named alternatives",
     "fit": "supervised sequence data: the random walk beside backpropagation (BPTT, RNN, GRU, LSTM)",
+    "tune": "search a task's settings with Optuna (time to target) and write the best as a preset",
 }
 
 

@@ -7,6 +7,7 @@
     rlfree train --env my_pkg:MyEnv-v0                 # imports my_pkg, whose import registers MyEnv-v0
     rlfree train --resume runs/MyEnv-v0__... --import my_pkg
     rlfree train --env LunarLander-v3 --ray auto       # episodes on the Ray cluster `ray start` runs here
+    rlfree train --env Acrobot-v1 --track wandb        # also to Weights & Biases (WANDB_MODE=offline: no network)
 
 A preset agents/<env>.toml is used when it exists (or --config FILE); flags override it.
 A package is imported only when --env or --import names it, never because a preset or a
@@ -30,6 +31,7 @@ from rlfree.optimiser import WALK_ONLY
 from rlfree.progress import Console
 from rlfree.run_loop import RunLoop, RunResult, load_run, make_run_folder
 from rlfree.shipped import preset_path
+from rlfree.tracking import DEFAULT_PROJECT, TRACKERS, check_tracker, make_tracker
 from rlfree.trainer import TARGET_CHECK_EPISODES, Trainer
 
 
@@ -42,6 +44,10 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                         help="play the episodes on Ray actors (executor ray): alone, a local Ray started for this run; auto, the cluster "
                              "`ray start` runs on this machine; HOST:PORT, that cluster's head (needs pip install 'rlfree[ray]')")
+    parser.add_argument("--track", choices=list(TRACKERS),
+                        help="also send the scalars, the config and the final agent to Weights & Biases (pip install 'rlfree[wandb]') "
+                             "or MLflow (pip install 'rlfree[mlflow]'; a file store in <logdir>/mlruns unless MLFLOW_TRACKING_URI says otherwise)")
+    parser.add_argument("--track-project", metavar="NAME", help=f"the W&B project or MLflow experiment (default: {DEFAULT_PROJECT})")
     add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -148,6 +154,8 @@ def main(argv=None, prog: str | None = None) -> int:
     args = parse_args(argv, prog)
     with user_errors(prog):
         config, resume = resolve_config(args)
+        if args.track:
+            check_tracker(args.track)  # before anything is written
         duel = "mouse" in resume[2] if resume else args.coevolve
         if duel:
             check_duel_options(config)
@@ -169,6 +177,8 @@ def main(argv=None, prog: str | None = None) -> int:
                               status=config.run.progress or sys.stderr.isatty())
             algorithm.on_progress = console.on_progress
             observers = [console, Board(run_dir, record_type, config.to_dict(), resume=state, texts=algorithm.texts())]
+            if args.track:
+                observers.append(make_tracker(args.track, run_dir, record_type, config.to_dict(), args.track_project))
         except BaseException:
             algorithm.close()
             raise

@@ -33,7 +33,9 @@ from rlfree.optimiser import ALGOS, WALK_ONLY
 # choices, not a log range, because mirrored pairs need an even number.
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "algo": {
-        "algo": list(ALGOS),
+        # the weight optimisers; wann searches wirings of a network family of its own (per-neuron
+        # activations, its own search and tuning settings), so a space file names it to include it
+        "algo": [algo for algo in ALGOS if algo != "wann"],
         "ga_population": [16, 32, 64, 128, 256],
         "ga_sigma": {"low": 0.01, "high": 1.0, "log": True},
         "ga_parents": {"low": 1, "high": 8},

@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -187,20 +188,23 @@ def test_two_worker_processes_on_one_sqlite_study_both_add_trials(tmp_path, caps
     assert (out / "best.toml").is_file()
 
 
-def wait_for_trials(db: Path, count: int, timeout: float = 120.0) -> int:
+KEPT = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)  # the trials a resumed study keeps
+
+
+def wait_for_trials(count: int, process: subprocess.Popen, stdout: Path, stderr: Path, timeout: float = 180.0) -> int:
+    """Wait until the running study has printed ``count`` finished trials; fail at once, with the
+    process's stderr, if it ends before that. Progress is read from the printed lines, not the
+    database: a second SQLite connection while rlfree tune creates the study's tables races it."""
     deadline = time.time() + timeout
     done = 0
     while time.time() < deadline:
-        if db.exists():
-            try:
-                study = optuna.load_study(study_name="CartPole-v1", storage=f"sqlite:///{db}")
-                done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-            except (KeyError, optuna.exceptions.StorageInternalError):  # not created yet
-                pass
-            if done >= count:
-                return done
+        if process.poll() is not None:
+            raise AssertionError(f"rlfree tune ended with {process.returncode} after {done} trials: {stderr.read_text()[-2000:]}")
+        done = sum(bool(re.match(r"trial \d+ .*\| \d+/\d+ done$", line)) for line in stdout.read_text().splitlines())
+        if done >= count:
+            return done
         time.sleep(0.5)
-    raise AssertionError(f"{done} trials completed in {timeout} s")
+    raise AssertionError(f"{done} trials done in {timeout} s: {stderr.read_text()[-2000:]}")
 
 
 @pytest.mark.slow  # a study of trials that each train for up to their budget
@@ -208,19 +212,24 @@ def test_ctrl_c_keeps_the_study_and_the_same_command_resumes_it(tmp_path):
     out = tmp_path / "study"
     command = [sys.executable, "-m", "rlfree", "tune", "--env", "CartPole-v1", "--budget", "2", "--space", str(small_space(tmp_path)),
                "--finalists", "1", "--recheck-seeds", "1", "--out", str(out)]
-    process = subprocess.Popen([*command, "--trials", "1000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    try:
-        wait_for_trials(out / "study.db", 3)
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    # output to files, not pipes: nobody reads a pipe while the trials run, and a full one would stall the study
+    out_log, err_log = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out_log.open("w") as stdout_file, err_log.open("w") as stderr_file:
+        process = subprocess.Popen([*command, "--trials", "1000"], stdout=stdout_file, stderr=stderr_file, text=True, cwd=tmp_path)
+        try:
+            wait_for_trials(3, process, out_log, err_log)
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    stderr = err_log.read_text()
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines() == ["rlfree tune: interrupted; the study is kept: run the same command again to resume it"]
     assert not (out / "best.toml").exists()
     before = load_study(out).trials
-    kept = [t for t in before if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    kept = [t for t in before if t.state in KEPT]
     assert len(kept) >= 3
     total = len(kept) + 2
     resumed = subprocess.run([*command, "--trials", str(total)], capture_output=True, text=True, cwd=tmp_path, timeout=180)
@@ -228,7 +237,7 @@ def test_ctrl_c_keeps_the_study_and_the_same_command_resumes_it(tmp_path):
     assert f"{len(kept)} of {total} trials done" in resumed.stdout
     after = load_study(out).trials
     assert [t.number for t in after[: len(before)]] == [t.number for t in before]  # the kept trials are the same
-    assert sum(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in after) == total
+    assert sum(t.state in KEPT for t in after) == total
     assert (out / "best.toml").is_file()
 
 

@@ -120,8 +120,9 @@ class AlgoConfig:
 class WalkConfig:
     """Defaults: the combination measured to solve CartPole-v1 fastest (README, scripts/bench.py)."""
 
-    population: int = _f(128, "perturbed copies of the weights evaluated per generation")
-    sigma: float = _f(0.2, "std of the weight perturbations")
+    population: int = _f(128, "perturbed copies of the weights evaluated per generation (--population with --algo ga or "
+                                 "cmaes sets ga_population or cmaes_population)")
+    sigma: float = _f(0.2, "std of the weight perturbations (--sigma with --algo ga or cmaes sets ga_sigma or cmaes_sigma)")
     lr: float = _f(0.1, "step size of the optimiser on the estimated gradient")
     variant: str = _f("smart", "smart: mirrored pairs, shaped fitness, an optimiser step; seed: the seed's forward difference and plain average",
                       choices="rlfree.optimiser:VARIANTS")

@@ -1,5 +1,6 @@
 """--algo from the command line and presets: what each optimiser accepts, refuses and logs."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ def args(tmp_path: Path, *extra: str, preset: str = "") -> list[str]:
 
 
 @pytest.mark.parametrize("flags, words", [
-    (["--algo", "ga", "--population", "32"], "--population is not accepted with --algo ga: it is a setting of the walk (its population is --ga-population)"),
-    (["--algo", "cmaes", "--sigma", "0.5"], "--sigma is not accepted with --algo cmaes: it is a setting of the walk (its sigma is --cmaes-sigma)"),
+    (["--algo", "ga", "--population", "32", "--ga-population", "16"], "--population 32 and --ga-population 16 disagree: with --algo ga both set ga_population; give one of them"),
+    (["--algo", "cmaes", "--sigma", "0.5", "--cmaes-sigma", "0.3"], "--sigma 0.5 and --cmaes-sigma 0.3 disagree"),
+    (["--algo", "ga", "--lr", "0.5"], "--lr is not accepted with --algo ga: it is a setting of the walk; leave it out, or use --algo walk"),
     (["--algo", "cmaes", "--top-directions", "2"], "--top-directions is not accepted with --algo cmaes: it is a setting of the walk"),
     (["--algo", "ga", "--sigma-decay", "0.99"], "--sigma-decay is not accepted with --algo ga"),
     (["--algo", "ga", "--adapt-ties"], "--adapt-ties is not accepted with --algo ga: it adapts the walk's sigma and episodes"),
@@ -52,6 +54,21 @@ def test_a_preset_names_its_algo_and_the_command_line_overrides_it(tmp_path, cap
     run_dir = next((tmp_path / "runs").iterdir())
     assert 'algo = "cmaes"' in (run_dir / "config.toml").read_text()
     assert train_script.main(args(tmp_path, "--algo", "walk", "--population", "4", preset=preset)) == 0
+
+
+@pytest.mark.parametrize("preset, flags, fields", [
+    ('[algo]\nalgo = "cmaes"\n', ["--population", "6", "--sigma", "0.3"], {"cmaes_population": 6, "cmaes_sigma": 0.3}),
+    ("", ["--algo", "ga", "--population", "6", "--sigma", "0.05"], {"ga_population": 6, "ga_sigma": 0.05}),
+    ("", ["--algo", "ga", "--population", "6", "--ga-population", "6"], {"ga_population": 6}),
+])  # fmt: skip
+def test_population_and_sigma_set_the_optimisers_own_fields(tmp_path, capsys, preset, flags, fields):
+    """--population and --sigma work with every optimiser, also where a preset names one that is not the walk."""
+    assert train_script.main(args(tmp_path, *flags, preset=preset)) == 0
+    run_dir = next((tmp_path / "runs").iterdir())
+    config = Config.from_dict(tomllib.loads((run_dir / "config.toml").read_text()))
+    assert {name: getattr(config.algo, name) for name in fields} == fields
+    assert (config.walk.population, config.walk.sigma) == (Config().walk.population, Config().walk.sigma)
+    assert "not used" not in capsys.readouterr().out
 
 
 def test_the_duel_refuses_another_algo(tmp_path, capsys):

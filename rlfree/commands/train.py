@@ -78,6 +78,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
             raise ConfigError(f"--algo {algo} is not accepted with --resume: the run was made with algo {config.algo.algo}; leave --algo out")
         if "env_kwargs" in overrides.get("env", {}) and overrides["env"]["env_kwargs"] != config.env.env_kwargs:
             raise ConfigError(f"--env-kwargs is not accepted with --resume: the run was made with env_kwargs {config.env.env_kwargs}")
+        route_shared_flags(overrides, config.algo.algo)
         config.update(overrides, "command line")
         check_env(config, args, overrides, source)
         return config, (run_dir, state, parts)
@@ -87,6 +88,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
     with_preset = bool(args.config) or preset.is_file()
     if with_preset:
         config.update(load_toml(preset), str(preset))
+    route_shared_flags(overrides, overrides.get("algo", {}).get("algo", config.algo.algo))
     config.update(overrides, "command line")
     if config.algo.algo == "wann" and "activation" not in overrides.get("network", {}):
         config.network.activation = "per_neuron"  # what wann searches; a preset's single activation does not apply
@@ -97,6 +99,26 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
     if unused:
         print(f"algo {config.algo.algo}: the preset's walk settings {', '.join(unused)} are the walk's and not used")
     return config, None
+
+
+# --population and --sigma given with these optimisers set their own fields: every optimiser has rows per
+# generation and a step size, so a command that works with the walk keeps working when a preset names another
+SHARED_FLAGS = {"ga": {"population": "ga_population", "sigma": "ga_sigma"},
+                "cmaes": {"population": "cmaes_population", "sigma": "cmaes_sigma"}}
+
+
+def route_shared_flags(overrides: dict, algo: str) -> None:
+    """Moves --population and --sigma from overrides' walk section to ``algo``'s own fields (in place);
+    ConfigError when the optimiser's own flag is given too with another value."""
+    for flag, field in SHARED_FLAGS.get(algo, {}).items():
+        if flag not in overrides.get("walk", {}):
+            continue
+        value = overrides["walk"].pop(flag)
+        own = overrides.setdefault("algo", {})
+        if own.get(field, value) != value:
+            raise ConfigError(f"--{flag} {value} and --{field.replace('_', '-')} {own[field]} disagree: with --algo {algo} "
+                              f"both set {field}; give one of them")
+        own[field] = value
 
 
 def check_algo_options(config: Config, overrides: dict) -> list[str]:
@@ -112,9 +134,8 @@ def check_algo_options(config: Config, overrides: dict) -> list[str]:
     given = overrides.get("walk", {})
     for name in WALK_ONLY:
         if name in given:
-            own = {"population": f" (its population is --{config.algo.algo}-population)", "sigma": f" (its sigma is --{config.algo.algo}-sigma)"}
-            raise ConfigError(f"--{name.replace('_', '-')} is not accepted with --algo {config.algo.algo}: it is a setting of the walk"
-                              f"{own.get(name, '')}; leave it out, or use --algo walk")
+            raise ConfigError(f"--{name.replace('_', '-')} is not accepted with --algo {config.algo.algo}: it is a setting of the walk; "
+                              "leave it out, or use --algo walk")
     defaults = Config().walk
     return [name for name in WALK_ONLY if getattr(config.walk, name) != getattr(defaults, name)]
 

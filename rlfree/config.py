@@ -144,6 +144,8 @@ class WalkConfig:
 class RunConfig:
     seed: int = _f(0, "seed of perturbations, episode seeds and initial weights")
     generations: int = _f(1000, "stop after this many generations")
+    init_from: str = _f("", "start from a saved agent's weights (a run folder's best checkpoint, or a checkpoint or agent folder) instead of "
+                            "random ones: the same env and network; a new run with a fresh optimiser (--resume continues a run)")
     episodes: int = _f(1, "episodes per member per generation (the same seeds for every member)")
     horizon: int = _f(0, "cut the walk's episodes and the centre's evaluations after this many steps (0: the env's time limit, or "
                          f"{DEFAULT_HORIZON} steps for an env registered without one); target checks play whole episodes, cut where "
@@ -227,6 +229,8 @@ class Config:
             (a.wann_tournament >= 1, f"wann_tournament={a.wann_tournament} is not accepted: use 1 or more"),
             (all(0 <= p <= 1 for p in (a.wann_prob_moo, a.wann_add_connection, a.wann_add_node, a.wann_change_activation, a.wann_init_connection)),
              "wann_prob_moo, wann_add_connection, wann_add_node, wann_change_activation and wann_init_connection are probabilities: use 0 to 1"),
+            (a.algo != "wann" or not r.init_from,
+             f"init_from {r.init_from!r} is not accepted with algo wann: its search builds its own first networks; leave --init-from out"),
             ((a.algo == "wann") == (n.activation == "per_neuron"),
              f"activation {n.activation!r} is not accepted with algo {a.algo!r}: --algo wann takes --activation per_neuron, and only it does"),
             (e.workers >= 0, f"workers={e.workers} is not accepted: use 0 (one per CPU core) or more"),

@@ -32,7 +32,9 @@ Every random number is a function of integers, as the walk's (:mod:`rlfree.seedi
 mutations of generation g are ``perturbations(seed, g, N - C, D)`` and the children's parents
 ``parent_choices(seed, g, N - C, T)``, so a worker elsewhere rebuilds them and a checkpoint
 holds no RNG state. Generation 0 is the run's initial network and ``N - 1`` more drawn as it was
-(independent normal weights of std ``initial_std``), the reference's random first population.
+(independent normal weights of std ``initial_std``), the reference's random first population; a
+run that starts from a trained network (``--init-from``, ``initial_std`` None) draws them as its
+mutations instead.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class GeneticAlgorithm:
     """Mutation-only GA over flat parameter vectors: population N, parents T, elites C, sigma."""
 
     def __init__(self, centre: torch.Tensor, *, population: int, sigma: float, parents: int, elites: int, seed: int,
-                 initial_std: float):
+                 initial_std: float | None):
         if not 1 <= elites < population or not 1 <= parents <= population:
             raise ValueError(f"a GA of population {population} takes 1 <= elites < population and 1 <= parents <= population "
                              f"(got elites {elites}, parents {parents})")
@@ -56,7 +58,7 @@ class GeneticAlgorithm:
         self.sigma = float(sigma)  # the mutations' std, constant
         self.n_parents, self.n_elites = parents, elites
         self.seed = seed
-        self.initial_std = float(initial_std)
+        self.initial_std = None if initial_std is None else float(initial_std)
         self.generation = 0
         self.centre = centre.clone()  # (D,)
         self.parents = centre[None].clone()  # (T', D), best first; T' < T only before the first generation is told
@@ -68,7 +70,9 @@ class GeneticAlgorithm:
         and N - 1 independent draws of its distribution)."""
         children = self.rows - len(self.elites)
         eps = perturbations(self.seed, self.generation, children, self.centre.numel(), self.centre.device, self.centre.dtype)
-        if self.generation == 0:
+        if self.generation == 0 and self.initial_std is None:  # the centre is a trained network (--init-from): its mutations
+            offspring = self.centre + self.sigma * eps
+        elif self.generation == 0:
             offspring = self.initial_std * eps
         else:
             chosen = parent_choices(self.seed, self.generation, children, len(self.parents)).to(self.centre.device)

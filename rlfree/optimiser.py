@@ -57,17 +57,17 @@ def make_optimiser(walk_config: WalkConfig, centre: torch.Tensor, seed: int) -> 
     return VARIANTS[walk_config.variant](centre, walk_config, seed)
 
 
-def _walk(config: Config, centre: torch.Tensor, seed: int, initial_std: float) -> Optimiser:
+def _walk(config: Config, centre: torch.Tensor, seed: int, initial_std: float | None) -> Optimiser:
     return make_optimiser(config.walk, centre, seed)
 
 
-def _ga(config: Config, centre: torch.Tensor, seed: int, initial_std: float) -> Optimiser:
+def _ga(config: Config, centre: torch.Tensor, seed: int, initial_std: float | None) -> Optimiser:
     a = config.algo
     return GeneticAlgorithm(centre, population=a.ga_population, sigma=a.ga_sigma, parents=a.ga_parents, elites=a.ga_elites,
                             seed=seed, initial_std=initial_std)
 
 
-def _wann(config: Config, centre: torch.Tensor, seed: int, initial_std: float, spec: NetworkSpec) -> Optimiser:
+def _wann(config: Config, centre: torch.Tensor, seed: int, initial_std: float | None, spec: NetworkSpec) -> Optimiser:
     a = config.algo
     return WeightAgnosticSearch(spec, population=a.wann_population, search_generations=a.wann_generations, elites=a.wann_elites,
                                 tournament=a.wann_tournament, prob_moo=a.wann_prob_moo, add_connection=a.wann_add_connection,
@@ -76,12 +76,12 @@ def _wann(config: Config, centre: torch.Tensor, seed: int, initial_std: float, s
                                 tuner=a.wann_tuner, cmaes_sigma=a.cmaes_sigma, cmaes_population=a.cmaes_population)
 
 
-def _cmaes(config: Config, centre: torch.Tensor, seed: int, initial_std: float) -> Optimiser:
+def _cmaes(config: Config, centre: torch.Tensor, seed: int, initial_std: float | None) -> Optimiser:
     a = config.algo
     return CMAES(centre, sigma=a.cmaes_sigma, population=a.cmaes_population, covariance=a.cmaes_covariance, seed=seed)
 
 
-# name -> factory(config, centre (D,), seed, initial_std: the std the initial weights were drawn with)
+# name -> factory(config, centre (D,), seed, initial_std: the std the initial weights were drawn with, None for a trained centre)
 ALGOS = {"walk": _walk, "ga": _ga, "cmaes": _cmaes, "wann": _wann}
 
 # Settings of [walk] that only the walk carries out (reward_shift is the trainer's, for every algo).
@@ -89,7 +89,7 @@ WALK_ONLY = ("population", "sigma", "lr", "variant", "mirrored", "shaping", "top
              "weight_decay", "sigma_decay", "sigma_min")
 
 
-def build_optimiser(config: Config, centre: torch.Tensor, seed: int, initial_std: float, spec: NetworkSpec | None = None) -> Optimiser:
+def build_optimiser(config: Config, centre: torch.Tensor, seed: int, initial_std: float | None, spec: NetworkSpec | None = None) -> Optimiser:
     """The optimiser ``config.algo.algo`` names, starting at centre: (D,) (wann builds its own
     first networks, of ``spec``'s shape)."""
     if config.algo.algo not in ALGOS:

@@ -49,6 +49,7 @@ from rlfree.seeded_rows import SeededRows, SeedsItsRows
 from rlfree.seeding import episode_seeds, weights_generator
 from rlfree.ties import TieAdaptation, TieState, from_numbers, to_numbers
 from rlfree.vector import GymVectorEnv, has_vector_entry_point
+from rlfree.warm_start import warm_start
 from rlfree.weight_image import WeightLayout, colour_scale, weight_image
 from rlfree.wiring_image import for_tensorboard, png_bytes, wiring_picture
 
@@ -164,6 +165,7 @@ class Trainer:
         finally:
             probe.close()
         check_memory(config, self.policy.spec, self.device, self.dtype, GYM_COPY_BYTES if self.backend == "gym" else 0)
+        start = warm_start(run.init_from, self.policy) if run.init_from else None  # before any worker process starts
         rows = generation_size(config, self.policy.spec.n_params)[0]
         if env.executor == "ray":
             from rlfree.ray_evaluator import RayEvaluator  # imports Ray, an optional extra
@@ -172,13 +174,20 @@ class Trainer:
         else:
             self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)])
         centre = self.policy.initial_params(weights_generator(run.seed), net.init_scale, self.dtype).to(self.device)
+        if start is not None:
+            centre = start.centre.to(self.dtype).to(self.device)
         if not torch.isfinite(centre).all():
             self.evaluator.close()
             raise ConfigError(f"init_scale={net.init_scale:g} gives initial weights beyond the range of {env.dtype}: use a smaller init_scale")
-        self.optimiser = build_optimiser(config, centre, run.seed, self.policy.initial_std(net.init_scale), self.policy.spec)
+        # None: the centre is a trained network, not one draw of init_scale's distribution (the GA's first generation)
+        initial_std = None if start is not None else self.policy.initial_std(net.init_scale)
+        self.optimiser = build_optimiser(config, centre, run.seed, initial_std, self.policy.spec)
         self.record_type = record_type(config.algo.algo)  # its TensorBoard tags under the algo's name
         # --normalize-obs: every observation the members were fed so far (rlfree.obs_norm)
         self.obs_stats = RunningStats.empty(self.policy.spec.n_inputs) if net.normalize_obs else None
+        if start is not None and start.obs_stats is not None:
+            self.obs_stats = start.obs_stats
+            self.policy.normalizer = Normalizer.from_stats(self.obs_stats)
         self.tie_adaptation = TieAdaptation() if run.adapt_ties and config.algo.algo == "walk" else None  # it adapts the walk's sigma
         self.ties = TieState()  # its memory but for the tied streak, which RunState.tie_streak holds
         spec = self.policy.spec

@@ -78,6 +78,10 @@ def resolve_config(args: argparse.Namespace) -> tuple[Config, tuple | None]:
             raise ConfigError(f"--algo {algo} is not accepted with --resume: the run was made with algo {config.algo.algo}; leave --algo out")
         if "env_kwargs" in overrides.get("env", {}) and overrides["env"]["env_kwargs"] != config.env.env_kwargs:
             raise ConfigError(f"--env-kwargs is not accepted with --resume: the run was made with env_kwargs {config.env.env_kwargs}")
+        if "init_from" in given:
+            raise ConfigError(f"--init-from is not accepted with --resume: the run continues from its own checkpoint in {run_dir}; "
+                              "leave --init-from out, or start a new run with it")
+        config.run.init_from = ""  # the run's checkpoint holds the weights now (config.toml still names where it began)
         route_shared_flags(overrides, config.algo.algo)
         config.update(overrides, "command line")
         check_env(config, args, overrides, source)
@@ -157,6 +161,7 @@ DUEL_REFUSES = {
     "walk.reward_shift": "the duel's walks learn from the game's own rewards",
     "env.executor": "the duel's games run in this process",
     "algo.algo": "each side of the duel trains with its own walk",
+    "run.init_from": "the duel starts both sides from random weights",
 }
 
 

@@ -69,6 +69,25 @@ def run_one(task_name: str, length: int, seed: int, seconds: float, evaluations:
     return f"{task_label(task)} seed {seed}: {time.perf_counter() - start:.0f} s wall for {len(methods)} x {seconds:g} CPU s"
 
 
+def pending_runs(out: Path, labels: list[str], seeds: list[int], methods: tuple[str, ...], seconds: float, config: dict,
+                 redo: bool) -> list[tuple[str, int, tuple[str, ...]]]:
+    """(label, seed, the methods to run) for each (task, seed), seed-major: the chosen ``methods``
+    its file in ``out`` lacks, or all of them with ``redo``; none where it holds them all.
+    ValueError where a file holds runs of other ``seconds`` or another ``config`` (asdict of a
+    FitConfig): their curves would not belong in one table."""
+    runs = []
+    for seed in seeds:
+        for label in labels:
+            path = out / f"{label}__{seed}.json"
+            saved = json.loads(path.read_text()) if path.exists() else None
+            if saved is not None and (saved["seconds"] != seconds or saved["config"] != config):
+                raise ValueError(f"{path} holds a run of {saved['seconds']:g} s with other settings")
+            missing = methods if saved is None or redo else tuple(m for m in methods if m not in saved["curves"])
+            if missing:
+                runs.append((label, seed, missing))
+    return runs
+
+
 def load_runs(out: Path, seconds: float) -> dict[str, list[dict]]:
     runs: dict[str, list[dict]] = {}
     for path in sorted(out.glob("*.json")):
@@ -265,18 +284,12 @@ def main(argv=None) -> int:
             if len(pair) != 2 or pair[0] not in defaults or isinstance(defaults[pair[0]], (bool, str)):
                 parser.error(f"--set {'='.join(pair)!r} is not accepted; use FIELD=NUMBER, a number field of {', '.join(defaults)}")
         settings = tuple((key, type(defaults[key])(float(value))) for key, value in pairs)
-        config = asdict(FitConfig(**dict(settings)))
-        jobs = []
-        for seed in args.seeds.split(","):
-            for label in chosen:
-                path = out / f"{label}__{int(seed)}.json"
-                saved = json.loads(path.read_text()) if path.exists() else None
-                if saved is not None and (saved["seconds"] != args.seconds or saved["config"] != config):
-                    parser.error(f"{path} holds a run of {saved['seconds']:g} s with other settings; use another --out for "
-                                 f"--seconds {args.seconds:g}{''.join(' --set ' + item for item in args.settings)}")
-                missing = methods if saved is None or args.redo else tuple(m for m in methods if m not in saved["curves"])
-                if missing:
-                    jobs.append((known[label][0], known[label][1], int(seed), args.seconds, args.evaluations, str(out), missing, settings))
+        try:
+            runs = pending_runs(out, chosen, [int(seed) for seed in args.seeds.split(",")], methods, args.seconds,
+                                asdict(FitConfig(**dict(settings))), args.redo)
+        except ValueError as error:
+            parser.error(f"{error}; use another --out for --seconds {args.seconds:g}{''.join(' --set ' + item for item in args.settings)}")
+        jobs = [(*known[label], seed, args.seconds, args.evaluations, str(out), missing, settings) for label, seed, missing in runs]
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
             for line in pool.map(run_one, *zip(*jobs)) if jobs else []:
                 print(line, flush=True)

@@ -280,3 +280,38 @@ def test_smart_walk_judges_each_pair_on_one_datapoint():
     assert learner.walk.population == 8 and learner.walk.rows == 8
     figures = learner.step(0)
     assert figures["train_loss"] > 0 and learner.walk.generation == 1
+
+
+def _fit_report():
+    """scripts/fit_report.py as a module (a script, not an rlfree command)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "fit_report.py"
+    spec = importlib.util.spec_from_file_location("fit_report_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fit_report_runs_the_methods_a_file_lacks_and_keeps_the_others(tmp_path):
+    """How one method is re-measured (README: the adding rows after the output mapping) without re-running the rest."""
+    import dataclasses
+
+    report = _fit_report()
+    settings = (("walk_batch", 20), ("test_size", 20), ("bptt_batch", 10))
+    config = dataclasses.asdict(FitConfig(**dict(settings)))
+    report.run_one("adding", 4, 0, 0.01, 1, str(tmp_path), ("gru",), settings)
+    first = json.loads((tmp_path / "adding-4__0.json").read_text())
+    assert first["output_map"] == {"scale": 1.0, "shift": 1.0}
+    assert report.pending_runs(tmp_path, ["adding-4"], [0, 1], ("gru", "walk_smart"), 0.01, config, redo=False) == [
+        ("adding-4", 0, ("walk_smart",)), ("adding-4", 1, ("gru", "walk_smart"))]
+    report.run_one("adding", 4, 0, 0.01, 1, str(tmp_path), ("walk_smart",), settings)
+    merged = json.loads((tmp_path / "adding-4__0.json").read_text())["curves"]
+    assert set(merged) == {"gru", "walk_smart"} and merged["gru"] == first["curves"]["gru"]
+    assert report.pending_runs(tmp_path, ["adding-4"], [0], ("gru", "walk_smart"), 0.01, config, redo=False) == []
+    assert report.pending_runs(tmp_path, ["adding-4"], [0], ("gru",), 0.01, config, redo=True) == [("adding-4", 0, ("gru",))]
+    with pytest.raises(ValueError, match="other settings"):
+        report.pending_runs(tmp_path, ["adding-4"], [0], ("gru",), 12.0, config, redo=False)
+    with pytest.raises(ValueError, match="other settings"):
+        report.pending_runs(tmp_path, ["adding-4"], [0], ("gru",), 0.01, dataclasses.asdict(FitConfig()), redo=False)

@@ -4,8 +4,9 @@ The reference walks at random because "a completely free neural model [...] coul
 with backprop, [but] that would still suffer from vanishing/exploding gradients due to the weight
 matrix being applied repeatedly". Here the same free network is trained by backpropagation
 through time (method ``bptt_free``: :func:`rlfree.fit.sequence_outputs`, with the walks' mapping
-of outputs onto the targets, on weights that autograd follows, Adam), beside torch's own ``rnn`` (tanh), ``gru`` and ``lstm`` with a linear read-out,
-each given the hidden width whose parameter count is closest to the free network's.
+of outputs onto the targets, on weights that autograd follows, Adam), beside torch's own ``rnn``
+(tanh), ``gru`` and ``lstm`` with a linear read-out, each given the hidden width whose parameter
+count is closest to the free network's.
 
 Every step records what the claim is about: ``grad_norm``, the norm of the whole gradient over
 the parameters, and ``first_input_grad`` / ``last_input_grad``, the mean norm of the loss's

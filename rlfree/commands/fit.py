@@ -10,9 +10,10 @@ process's CPU time; test evaluations are not counted) on the same task and seed.
 folder holds TensorBoard events, with the train and test loss of every method on one chart
 (the CUSTOM SCALARS tab) and the backprop methods' gradient norms, and curves.json with every
 point and the ``output_map`` through which the free network's outputs meet the targets
-(:func:`rlfree.fit.output_map`: on the adding problem tanh's (-1, 1) becomes [0, 2]). Methods: walk_reference (the reference's
-update exactly), walk_smart (mirrored pairs, z-scores, Adam), bptt_free (the same free network
-by backpropagation through time), rnn, gru, lstm (torch's, at about the same parameter count).
+(:func:`rlfree.fit.output_map`: on the adding problem tanh's (-1, 1) becomes [0, 2]). Methods:
+walk_reference (the reference's update exactly), walk_smart (mirrored pairs, z-scores, Adam),
+bptt_free (the same free network by backpropagation through time), rnn, gru, lstm (torch's, at
+about the same parameter count).
 """
 
 from __future__ import annotations

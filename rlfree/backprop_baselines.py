@@ -3,9 +3,10 @@
 The reference walks at random because "a completely free neural model [...] could be trained
 with backprop, [but] that would still suffer from vanishing/exploding gradients due to the weight
 matrix being applied repeatedly". Here the same free network is trained by backpropagation
-through time (method ``bptt_free``: :func:`rlfree.fit.sequence_outputs` on weights that autograd
-follows, Adam), beside torch's own ``rnn`` (tanh), ``gru`` and ``lstm`` with a linear read-out,
-each given the hidden width whose parameter count is closest to the free network's.
+through time (method ``bptt_free``: :func:`rlfree.fit.sequence_outputs`, with the walks' mapping
+of outputs onto the targets, on weights that autograd follows, Adam), beside torch's own ``rnn``
+(tanh), ``gru`` and ``lstm`` with a linear read-out, each given the hidden width whose parameter
+count is closest to the free network's.
 
 Every step records what the claim is about: ``grad_norm``, the norm of the whole gradient over
 the parameters, and ``first_input_grad`` / ``last_input_grad``, the mean norm of the loss's
@@ -32,13 +33,13 @@ class FreeNetworkModule(nn.Module):
 
     def __init__(self, task: SequenceTask, config: FitConfig, seed: int):
         super().__init__()
-        self.spec = network_spec(task, config)
+        self.task, self.spec = task, network_spec(task, config)
         self.sequence_output = config.sequence_output
         self.weights = nn.Parameter(self.spec.initial_params(weights_generator(seed), config.init_scale))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """inputs: (B, T, I) encoded -> outputs (B, O), or (B, T, O) with sequence_output."""
-        return sequence_outputs(self.spec, self.weights[None], inputs[None], self.sequence_output)[0]
+        return sequence_outputs(self.task, self.spec, self.weights[None], inputs[None], self.sequence_output)[0]
 
 
 def recurrent_params(cell: str, inputs: int, outputs: int, hidden: int) -> int:

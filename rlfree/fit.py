@@ -11,7 +11,10 @@ The network is rlfree's :class:`rlfree.network.FreeNetwork`, fed one input vecto
 sequence (the reference's ``sequence_input``; ``ticks`` applications of W per input, 1 by
 default, as the reference's ``timesteps`` iterations over a sequence of ``timesteps`` inputs),
 the output read after the last tick or after every tick (``sequence_output``), through a softmax
-for classification. A population of P weight vectors runs B sequences each, every tick one
+for classification. For regression the outputs are mapped affinely onto the task's target range
+where the activation's own range does not cover it (:func:`output_map`: tanh's (-1, 1) onto the
+adding problem's [0, 2]), in :func:`sequence_outputs`, the one forward pass that both walks and
+``bptt_free`` run. A population of P weight vectors runs B sequences each, every tick one
 batched matmul, the same path as the RL evaluator's. Two walks move the weights, both from
 :mod:`rlfree.walk`:
 
@@ -37,7 +40,7 @@ from typing import Callable, Protocol
 import torch
 
 from rlfree.config import ConfigError, WalkConfig, _f
-from rlfree.network import ACTIVATIONS, FreeNetwork, NetworkSpec
+from rlfree.network import ACTIVATIONS, OUTPUT_RANGES, FreeNetwork, NetworkSpec
 from rlfree.seeding import weights_generator
 from rlfree.sequence_tasks import SequenceTask, encode
 from rlfree.walk import FaithfulRandomWalk, SmartRandomWalk
@@ -84,8 +87,46 @@ def network_spec(task: SequenceTask, config: FitConfig) -> NetworkSpec:
                        softmax_output=task.loss == "cross_entropy")
 
 
-def sequence_outputs(spec: NetworkSpec, params: torch.Tensor, inputs: torch.Tensor, sequence_output: bool) -> torch.Tensor:
-    """Run P free networks over B sequences each.
+@dataclass(frozen=True)
+class OutputMap:
+    """How a regression task reads the free network's output activations: ``scale * out + shift``."""
+
+    scale: float = 1.0
+    shift: float = 0.0
+
+    @property
+    def identity(self) -> bool:
+        return self.scale == 1.0 and self.shift == 0.0
+
+    def __call__(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Out of place: under autograd (``bptt_free``) the outputs are still needed."""
+        return outputs if self.identity else outputs * self.scale + self.shift
+
+
+def output_map(task: SequenceTask, spec: NetworkSpec) -> OutputMap:
+    """The bounded activation's range (:data:`rlfree.network.OUTPUT_RANGES`) onto the task's
+    ``target_range``, as a Box action maps it onto its bounds (:mod:`rlfree.spaces`, "linear").
+
+    The identity where the outputs can already reach every target: a softmax, an unbounded
+    activation, or a range that covers the targets. That rule maps tanh's (-1, 1) onto the adding
+    problem's [0, 2] (otherwise out of reach above 1: the free network could not beat predicting
+    the mean while torch's cells, with linear read-outs, could) and leaves the sigmoid targets in
+    (0, 1) of ``reference`` and ``memory`` as the reference reads them: its network's tanh outputs
+    are scored as they are, and ``walk_reference`` on its data stays its update exactly.
+    """
+    output_range = OUTPUT_RANGES.get(spec.activation)
+    if task.target_range is None or spec.softmax_output or output_range is None:
+        return OutputMap()
+    (low, high), (target_low, target_high) = output_range, task.target_range
+    if low <= target_low and target_high <= high:
+        return OutputMap()
+    scale = (target_high - target_low) / (high - low)
+    return OutputMap(scale, target_low - low * scale)
+
+
+def sequence_outputs(task: SequenceTask, spec: NetworkSpec, params: torch.Tensor, inputs: torch.Tensor,
+                     sequence_output: bool) -> torch.Tensor:
+    """Run P free networks over B sequences each, the outputs as ``task`` reads them (:func:`output_map`).
 
     params: (P, D); inputs: (P, B, T, I) or (1, B, T, I), the same sequences for every member.
     Returns (P, B, n_outputs) after the last tick, or (P, B, T, n_outputs) after every tick.
@@ -99,7 +140,7 @@ def sequence_outputs(spec: NetworkSpec, params: torch.Tensor, inputs: torch.Tens
         activations, output = network.step(inputs[:, :, t].expand(population, batch, spec.n_inputs), activations)
         if sequence_output:
             outputs.append(output)
-    return torch.stack(outputs, dim=2) if sequence_output else output
+    return output_map(task, spec)(torch.stack(outputs, dim=2) if sequence_output else output)
 
 
 def datapoint_losses(loss: str, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -128,7 +169,7 @@ def batch_losses(task: SequenceTask, spec: NetworkSpec, params: torch.Tensor, in
                  sequence_output: bool) -> torch.Tensor:
     """params (P, D) on inputs (P or 1, B, T, ...) as drawn and targets (P or 1, B, ...) -> losses (P, B)."""
     encoded = encode(task, inputs)
-    return datapoint_losses(task.loss, sequence_outputs(spec, params, encoded, sequence_output), targets)
+    return datapoint_losses(task.loss, sequence_outputs(task, spec, params, encoded, sequence_output), targets)
 
 
 class Learner(Protocol):

@@ -67,6 +67,11 @@ ACTIVATIONS = {
     "elu": torch.nn.functional.elu,
 }
 
+# The range of each bounded activation (and of a softmax output). A Box action maps it linearly
+# onto the bounds (rlfree.policy), a regression target range likewise (rlfree.fit.output_map);
+# unbounded activations are squashed by tanh for a Box action instead.
+OUTPUT_RANGES = {"tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0)}
+
 # The same functions without writing into their argument: autograd (rlfree.backprop_baselines'
 # backpropagation through time) needs the pre-activations that the in-place ones overwrite.
 DIFFERENTIABLE_ACTIVATIONS = {

@@ -16,7 +16,7 @@ import torch
 
 from rlfree.checkpoint import CheckpointError
 from rlfree.config import ConfigError, NetworkConfig
-from rlfree.network import PER_NEURON, FreeNetwork, NetworkSpec
+from rlfree.network import OUTPUT_RANGES, PER_NEURON, FreeNetwork, NetworkSpec
 from rlfree.obs_norm import Normalizer
 from rlfree.spaces import ActionDecoder, ObservationEncoder
 
@@ -26,10 +26,6 @@ POLICY_FORMAT = "rlfree-free-network"
 # 4: the clip box mapping, feed_forward networks, observation normalization. An agent that uses nothing of version 4 is still written as version 3,
 # which an older rlfree plays exactly as this one does. 5: per-neuron activations and a mask (--algo wann).
 POLICY_VERSION = 5
-
-# The range of each bounded activation (and of a softmax output): a Box action maps it linearly
-# onto the bounds. Unbounded activations are squashed by tanh instead.
-OUTPUT_RANGES = {"tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0)}
 
 
 def box_mapping(action_mapping: str, action_space: gym.Space, output_range: tuple[float, float] | None, outputs: str) -> str:

@@ -23,7 +23,8 @@ The tasks:
 - ``adding``: the adding problem (Hochreiter & Schmidhuber 1997; this layout as in Arjovsky et
   al. 2016): 2 inputs per tick, a value uniform in [0, 1) and a marker that is 1 at one tick of
   the first half and one of the second half; the target is the sum of the two marked values.
-  Predicting its mean 1 scores Var(U + U') = 1/6 ~ 0.167 MSE.
+  Predicting its mean 1 scores Var(U + U') = 1/6 ~ 0.167 MSE. Its targets run from 0 to 2, past
+  a tanh output's reach: :func:`rlfree.fit.output_map` reads the free network's outputs there.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from rlfree.seeding import hash_seed
 
 TRAIN_STREAM, TEST_STREAM = 0, 1  # hash_seed's purpose part for training batches and the test set
 LENGTHS = {"reference": 4, "memory": 10, "recall": 10, "adding": 50}  # the default sequence length of each task
+SIGMOID_TARGETS = (0.0, 1.0)  # reference and memory: sigmoid(x0 + x1), sigmoid(x0 + x2)
+ADDING_TARGETS = (0.0, 2.0)  # adding: the sum of two values in [0, 1)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class SequenceTask:
     n_outputs: int
     loss: str  # "mse" or "cross_entropy"
     symbols: int  # > 0: inputs are symbols in [0, symbols), one-hot encoded; 0: real vectors
+    # regression: (low, high), where every target lies; the free network's outputs are mapped onto
+    # it where their own range falls short (rlfree.fit.output_map). None: classification (a softmax)
+    target_range: tuple[float, float] | None
     draw: Callable[[torch.Generator, int, int], tuple[torch.Tensor, torch.Tensor]]  # (generator, B, T) -> batch
 
     def batch(self, seed: int, step: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,12 +128,12 @@ def make_task(name: str, length: int = 0, classes: int = 4) -> SequenceTask:
     if name == "recall" and classes < 2:
         raise ConfigError(f"classes={classes} is not accepted: recall needs 2 or more classes")
     if name == "reference":
-        return SequenceTask(name, length, 3, 2, "mse", 0, reference_batch)
+        return SequenceTask(name, length, 3, 2, "mse", 0, SIGMOID_TARGETS, reference_batch)
     if name == "memory":
-        return SequenceTask(name, length, 3, 2, "mse", 0, memory_batch)
+        return SequenceTask(name, length, 3, 2, "mse", 0, SIGMOID_TARGETS, memory_batch)
     if name == "recall":
-        return SequenceTask(name, length, classes, classes, "cross_entropy", classes, recall_batch(classes))
-    return SequenceTask(name, length, 2, 1, "mse", 0, adding_batch)
+        return SequenceTask(name, length, classes, classes, "cross_entropy", classes, None, recall_batch(classes))
+    return SequenceTask(name, length, 2, 1, "mse", 0, ADDING_TARGETS, adding_batch)
 
 
 def encode(task: SequenceTask, inputs: torch.Tensor) -> torch.Tensor:

@@ -3,13 +3,16 @@
     python scripts/fit_report.py                        # the README's table and plot (every task, 5 seeds)
     python scripts/fit_report.py --seeds 0 --seconds 5  # a quick look
     python scripts/fit_report.py --report-only          # tables and plot from the runs already in --out
+    python scripts/fit_report.py --tasks adding-10 --methods walk_smart,bptt_free --redo   # those runs again, the rest kept
 
 Every method of ``rlfree fit`` (walk_reference, walk_smart, bptt_free, rnn, gru, lstm) on every
 task and length: reference-4, memory-10, memory-50, adding-10/50/100/200, each for ``--seconds``
 of training on one torch thread, per seed. The runs go seed-major (every task and method of seed
 0, then seed 1, ...), ``--workers`` processes at a time, and each (task, seed) is saved to
 ``--out`` as it finishes, so an interrupted report resumes where it stopped and a partial one
-still reports every task on the seeds done.
+still reports every task on the seeds done. A (task, seed) runs the chosen methods its file lacks,
+or with ``--redo`` all of them again (after a change to how they learn); the file keeps the curves
+of its other methods, so one method can be re-measured without re-running the rest.
 
 Seconds are CPU seconds of the run's process (``--clock cpu``; test evaluations not counted): the
 2 cores of the machine this was measured on are shared with other jobs, and CPU time charges a
@@ -48,20 +51,41 @@ def run_one(task_name: str, length: int, seed: int, seconds: float, evaluations:
 
     torch.set_num_threads(1)
     from rlfree.commands.fit import fit, task_label
-    from rlfree.fit import FitConfig
+    from rlfree.fit import FitConfig, network_spec, output_map
     from rlfree.sequence_tasks import make_task, mean_prediction_loss
 
     task = make_task(task_name, length)
     config = FitConfig(**dict(settings))
     start = time.perf_counter()
-    curves = fit(task, list(methods), config, seconds, seed, evaluations=evaluations, clock="cpu")
+    curves = {m: asdict(c) for m, c in fit(task, list(methods), config, seconds, seed, evaluations=evaluations, clock="cpu").items()}
     floor = mean_prediction_loss(task, task.test_set(seed, config.test_size)[1])
     path = Path(out) / f"{task_label(task)}__{seed}.json"
+    kept = json.loads(path.read_text())["curves"] if path.exists() else {}  # main checked that its seconds and config match
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps({"task": task_label(task), "seed": seed, "seconds": seconds, "mean_prediction_loss": floor,
-                               "config": asdict(config), "curves": {m: asdict(c) for m, c in curves.items()}}))
+                               "config": asdict(config), "output_map": asdict(output_map(task, network_spec(task, config))),
+                               "curves": {**kept, **curves}}))
     os.replace(tmp, path)
     return f"{task_label(task)} seed {seed}: {time.perf_counter() - start:.0f} s wall for {len(methods)} x {seconds:g} CPU s"
+
+
+def pending_runs(out: Path, labels: list[str], seeds: list[int], methods: tuple[str, ...], seconds: float, config: dict,
+                 redo: bool) -> list[tuple[str, int, tuple[str, ...]]]:
+    """(label, seed, the methods to run) for each (task, seed), seed-major: the chosen ``methods``
+    its file in ``out`` lacks, or all of them with ``redo``; none where it holds them all.
+    ValueError where a file holds runs of other ``seconds`` or another ``config`` (asdict of a
+    FitConfig): their curves would not belong in one table."""
+    runs = []
+    for seed in seeds:
+        for label in labels:
+            path = out / f"{label}__{seed}.json"
+            saved = json.loads(path.read_text()) if path.exists() else None
+            if saved is not None and (saved["seconds"] != seconds or saved["config"] != config):
+                raise ValueError(f"{path} holds a run of {saved['seconds']:g} s with other settings")
+            missing = methods if saved is None or redo else tuple(m for m in methods if m not in saved["curves"])
+            if missing:
+                runs.append((label, seed, missing))
+    return runs
 
 
 def load_runs(out: Path, seconds: float) -> dict[str, list[dict]]:
@@ -235,6 +259,7 @@ def main(argv=None) -> int:
                              "gradients explode, reference_lr=300 is the reference's step tuned; use another --out")
     parser.add_argument("--workers", type=int, default=2, help="runs at a time, each on one thread (default 2)")
     parser.add_argument("--out", default="runs/fit_report", help="where each (task, seed) is saved; runs already there are kept")
+    parser.add_argument("--redo", action="store_true", help="run the chosen methods again where --out holds them, replacing their curves")
     parser.add_argument("--report-only", action="store_true", help="no new runs: report what --out holds")
     parser.add_argument("--markdown", help="also write the tables to this file")
     parser.add_argument("--plot", help="draw test MSE against seconds to this PNG")
@@ -259,8 +284,12 @@ def main(argv=None) -> int:
             if len(pair) != 2 or pair[0] not in defaults or isinstance(defaults[pair[0]], (bool, str)):
                 parser.error(f"--set {'='.join(pair)!r} is not accepted; use FIELD=NUMBER, a number field of {', '.join(defaults)}")
         settings = tuple((key, type(defaults[key])(float(value))) for key, value in pairs)
-        jobs = [(known[label][0], known[label][1], int(seed), args.seconds, args.evaluations, str(out), methods, settings)
-                for seed in args.seeds.split(",") for label in chosen if not (out / f"{label}__{int(seed)}.json").exists()]
+        try:
+            runs = pending_runs(out, chosen, [int(seed) for seed in args.seeds.split(",")], methods, args.seconds,
+                                asdict(FitConfig(**dict(settings))), args.redo)
+        except ValueError as error:
+            parser.error(f"{error}; use another --out for --seconds {args.seconds:g}{''.join(' --set ' + item for item in args.settings)}")
+        jobs = [(*known[label], seed, args.seconds, args.evaluations, str(out), missing, settings) for label, seed, missing in runs]
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
             for line in pool.map(run_one, *zip(*jobs)) if jobs else []:
                 print(line, flush=True)

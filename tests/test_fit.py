@@ -10,7 +10,8 @@ import torch
 from rlfree.backprop_baselines import FreeNetworkModule, RecurrentModule, matching_width, recurrent_params
 from rlfree.commands import fit as fit_command
 from rlfree.config import WalkConfig
-from rlfree.fit import FitConfig, ReferenceWalkFit, SmartWalkFit, batch_losses, network_spec, sequence_outputs
+from rlfree.backprop_baselines import free_network_bptt
+from rlfree.fit import FitConfig, OutputMap, ReferenceWalkFit, SmartWalkFit, batch_losses, network_spec, output_map, sequence_outputs
 from rlfree.seeding import perturbations
 from rlfree.sequence_tasks import encode, make_task, mean_prediction_loss
 from rlfree.walk import FaithfulRandomWalk
@@ -29,7 +30,8 @@ def one_thread():
 
 
 def naive_loss(task, W: np.ndarray, n_outputs: int, sequence: np.ndarray, target, sequence_output: bool) -> float:
-    """One network on one sequence, written out: a = tanh(W [1, x_t, a]) tick by tick, float64."""
+    """One network on one sequence, written out: a = tanh(W [1, x_t, a]) tick by tick, float64;
+    on the adding problem the outputs in (-1, 1) are read as targets in (0, 2)."""
     a = np.zeros(W.shape[0])
     outputs = []
     for x in sequence:
@@ -37,6 +39,8 @@ def naive_loss(task, W: np.ndarray, n_outputs: int, sequence: np.ndarray, target
         out = a[:n_outputs]
         if task.loss == "cross_entropy":
             out = np.exp(out) / np.exp(out).sum()
+        if task.name == "adding":
+            out = out + 1.0
         outputs.append(out)
     scored = outputs if sequence_output else outputs[-1:]
     if task.loss == "mse":
@@ -152,10 +156,58 @@ def test_the_network_gives_the_same_outputs_under_autograd(device):
     spec = network_spec(task, FitConfig(hidden=40))
     params = torch.randn(1, spec.n_params, generator=torch.Generator().manual_seed(0)).mul_(0.2).to(device)
     inputs = task.batch(0, 0, 600)[0].to(device)[None]  # 600 x 42 activations: the in-place fast tanh's size
-    plain = sequence_outputs(spec, params, inputs, True)
-    tracked = sequence_outputs(spec, params.clone().requires_grad_(), inputs, True)
+    plain = sequence_outputs(task, spec, params, inputs, True)
+    tracked = sequence_outputs(task, spec, params.clone().requires_grad_(), inputs, True)
     torch.testing.assert_close(tracked.detach(), plain, atol=1e-6, rtol=0)
     tracked.square().mean().backward()  # the in-place activations would refuse this
+
+
+@pytest.mark.parametrize("activation, expected", [
+    ("tanh", OutputMap(1.0, 1.0)), ("softsign", OutputMap(1.0, 1.0)), ("sigmoid", OutputMap(2.0, 0.0)), ("relu", OutputMap()), ("identity", OutputMap()),
+])
+def test_adding_outputs_are_mapped_onto_the_targets_range_where_the_activation_falls_short(activation, expected):
+    task = make_task("adding", 4)
+    assert output_map(task, network_spec(task, FitConfig(activation=activation))) == expected
+    # the reference's sigmoid targets lie inside tanh's range: read as they are, as the reference does
+    for name in ("reference", "memory", "recall"):
+        other = make_task(name)
+        assert output_map(other, network_spec(other, FitConfig())).identity
+
+
+def test_the_free_network_can_now_answer_an_adding_target_above_one():
+    task = make_task("adding", 4)
+    spec = network_spec(task, FitConfig(hidden=2))
+    inputs, _ = task.batch(0, 0, 8)
+
+    def output_for_bias(bias: float) -> torch.Tensor:
+        """The outputs (1, 8, 1) of a network whose only weight is the output's bias."""
+        W = torch.zeros(spec.n_activations, spec.n_columns, dtype=torch.float64)
+        W[0, 0] = bias
+        return sequence_outputs(task, spec, W.reshape(1, -1), inputs[None].double(), False)
+
+    # saturated at tanh's -1 and +1, the output spans the targets' whole range [0, 2]
+    torch.testing.assert_close(output_for_bias(-30.0), torch.zeros(1, 8, 1, dtype=torch.float64))
+    torch.testing.assert_close(output_for_bias(30.0), torch.full((1, 8, 1), 2.0, dtype=torch.float64))
+    # a target of 1.8, out of tanh's reach unmapped, is answered exactly: tanh(b) = 0.8
+    torch.testing.assert_close(output_for_bias(math.atanh(0.8)), torch.full((1, 8, 1), 1.8, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("sequence_output", [False, True])
+def test_walks_and_bptt_read_the_same_mapped_outputs(sequence_output):
+    """One forward pass for all three: the walks' loss at their centre is bptt_free's loss at the same weights."""
+    task = make_task("adding", 6)
+    config = FitConfig(hidden=4, sequence_output=sequence_output, walk_batch=5)
+    inputs, targets = task.batch(2, 0, 16)
+    bptt = free_network_bptt(task, config, seed=2)
+    with torch.no_grad():
+        backprop = bptt.module(encode(task, inputs))
+        bptt_loss = float(bptt.loss(inputs, targets)[0])
+    for walk in (ReferenceWalkFit(task, config, seed=2), SmartWalkFit(task, config, seed=2)):
+        torch.testing.assert_close(walk.centre, bptt.module.weights.detach())
+        walked = sequence_outputs(task, walk.spec, walk.centre[None], encode(task, inputs)[None], sequence_output)[0]
+        torch.testing.assert_close(walked, backprop)
+        assert walk.test_loss(inputs, targets) == pytest.approx(bptt_loss, rel=1e-6)
+    assert backprop.min() > 0  # mapped: tanh outputs near 0 at small weights are read near 1, the targets' middle
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
@@ -194,9 +246,11 @@ def test_fit_command_writes_curves_and_tensorboard_events(tmp_path, capsys):
     assert run_dir.name.startswith("fit-adding-6__0__")
     data = json.loads((run_dir / "curves.json").read_text())
     assert data["task"] == "adding-6" and set(data["curves"]) == {"walk_reference", "walk_smart", "gru"}
+    assert data["output_map"] == {"scale": 1.0, "shift": 1.0}
     assert all(c["steps"][-1] == 2 for c in data["curves"].values())
     assert list(run_dir.glob("events.out.tfevents.*"))
-    assert "walk_smart" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "walk_smart" in printed and "read as 1 y + 1, onto the targets' range [0, 2]" in printed
 
 
 @pytest.mark.parametrize("argv, named", [
@@ -226,3 +280,38 @@ def test_smart_walk_judges_each_pair_on_one_datapoint():
     assert learner.walk.population == 8 and learner.walk.rows == 8
     figures = learner.step(0)
     assert figures["train_loss"] > 0 and learner.walk.generation == 1
+
+
+def _fit_report():
+    """scripts/fit_report.py as a module (a script, not an rlfree command)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "fit_report.py"
+    spec = importlib.util.spec_from_file_location("fit_report_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fit_report_runs_the_methods_a_file_lacks_and_keeps_the_others(tmp_path):
+    """How one method is re-measured (README: the adding rows after the output mapping) without re-running the rest."""
+    import dataclasses
+
+    report = _fit_report()
+    settings = (("walk_batch", 20), ("test_size", 20), ("bptt_batch", 10))
+    config = dataclasses.asdict(FitConfig(**dict(settings)))
+    report.run_one("adding", 4, 0, 0.01, 1, str(tmp_path), ("gru",), settings)
+    first = json.loads((tmp_path / "adding-4__0.json").read_text())
+    assert first["output_map"] == {"scale": 1.0, "shift": 1.0}
+    assert report.pending_runs(tmp_path, ["adding-4"], [0, 1], ("gru", "walk_smart"), 0.01, config, redo=False) == [
+        ("adding-4", 0, ("walk_smart",)), ("adding-4", 1, ("gru", "walk_smart"))]
+    report.run_one("adding", 4, 0, 0.01, 1, str(tmp_path), ("walk_smart",), settings)
+    merged = json.loads((tmp_path / "adding-4__0.json").read_text())["curves"]
+    assert set(merged) == {"gru", "walk_smart"} and merged["gru"] == first["curves"]["gru"]
+    assert report.pending_runs(tmp_path, ["adding-4"], [0], ("gru", "walk_smart"), 0.01, config, redo=False) == []
+    assert report.pending_runs(tmp_path, ["adding-4"], [0], ("gru",), 0.01, config, redo=True) == [("adding-4", 0, ("gru",))]
+    with pytest.raises(ValueError, match="other settings"):
+        report.pending_runs(tmp_path, ["adding-4"], [0], ("gru",), 12.0, config, redo=False)
+    with pytest.raises(ValueError, match="other settings"):
+        report.pending_runs(tmp_path, ["adding-4"], [0], ("gru",), 0.01, dataclasses.asdict(FitConfig()), redo=False)

@@ -9,9 +9,11 @@ Every method trains for the same number of seconds (wall clock, or with --clock 
 process's CPU time; test evaluations are not counted) on the same task and seed. The run
 folder holds TensorBoard events, with the train and test loss of every method on one chart
 (the CUSTOM SCALARS tab) and the backprop methods' gradient norms, and curves.json with every
-point. Methods: walk_reference (the reference's
-update exactly), walk_smart (mirrored pairs, z-scores, Adam), bptt_free (the same free network
-by backpropagation through time), rnn, gru, lstm (torch's, at about the same parameter count).
+point and the ``output_map`` through which the free network's outputs meet the targets
+(:func:`rlfree.fit.output_map`: on the adding problem tanh's (-1, 1) becomes [0, 2]). Methods:
+walk_reference (the reference's update exactly), walk_smart (mirrored pairs, z-scores, Adam),
+bptt_free (the same free network by backpropagation through time), rnn, gru, lstm (torch's, at
+about the same parameter count).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import torch
 from rlfree.backprop_baselines import free_network_bptt, torch_recurrent
 from rlfree.cli import ArgumentParser, shown_path, user_errors
 from rlfree.config import ConfigError, check_device, to_toml
-from rlfree.fit import CLOCKS, Curve, FitConfig, ReferenceWalkFit, SmartWalkFit, train
+from rlfree.fit import CLOCKS, Curve, FitConfig, ReferenceWalkFit, SmartWalkFit, network_spec, output_map, train
 from rlfree.run_loop import new_run_folder
 from rlfree.sequence_tasks import TASKS, SequenceTask, make_task
 
@@ -41,6 +43,7 @@ METHODS = {
     "gru": torch_recurrent("gru"),
     "lstm": torch_recurrent("lstm"),
 }
+FREE_NETWORK_METHODS = ("walk_reference", "walk_smart", "bptt_free")  # rlfree's network, its outputs read through output_map
 
 
 def task_label(task: SequenceTask) -> str:
@@ -111,6 +114,10 @@ def fit(task: SequenceTask, methods: list[str], config: FitConfig = FitConfig(),
         raise ConfigError(f"clock {clock!r} is not accepted; use {' or '.join(CLOCKS)}")
     test_set = task.test_set(seed, config.test_size)
     label = task_label(task)
+    mapping = output_map(task, network_spec(task, config))
+    if log is not None and not mapping.identity and any(m in FREE_NETWORK_METHODS for m in methods):
+        log(f"{label}: the free network's outputs y are read as {mapping.scale:g} y + {mapping.shift:g}, "
+            f"onto the targets' range [{task.target_range[0]:g}, {task.target_range[1]:g}]")
     board = None
     if run_dir is not None:
         board = FitBoard(run_dir, label, "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in dataclasses.asdict(config).items()))
@@ -125,6 +132,7 @@ def fit(task: SequenceTask, methods: list[str], config: FitConfig = FitConfig(),
                     f"test loss {curve.test_loss[0]:.4f} -> {curve.test_loss[-1]:.4f}")
             if run_dir is not None:
                 write_json(run_dir / "curves.json", {"task": label, "seed": seed, "config": dataclasses.asdict(config),
+                                                     "output_map": dataclasses.asdict(mapping),
                                                      "curves": {m: dataclasses.asdict(c) for m, c in curves.items()}})
     finally:
         if board is not None:

@@ -170,3 +170,29 @@ def test_mp4_frames_are_padded_to_whole_macro_blocks_not_stretched(tmp_path):
         reader.close()
     assert first.shape == (112, 160, 3)
     assert first[50, 60].min() > 200 and first[50, 90].max() < 50  # the white/black edge stays at x = 75
+
+
+def recording_env(**extra: str) -> dict[str, str]:
+    """This process's environment without a display or a chosen MuJoCo renderer, plus ``extra``."""
+    dropped = ("DISPLAY", "WAYLAND_DISPLAY", "MUJOCO_GL", "PYOPENGL_PLATFORM")
+    return {**{name: value for name, value in os.environ.items() if name not in dropped}, **extra}
+
+
+@pytest.mark.slow  # a 1000-frame GIF
+def test_a_mujoco_agent_is_recorded_without_a_display(tmp_path):
+    """The shipped Swimmer's GIF on a machine with no display: watch draws through EGL by itself."""
+    out = tmp_path / "swimmer.gif"
+    done = subprocess.run([sys.executable, "-m", "rlfree", "watch", "--env", "Swimmer-v5", "--record", str(out), "--episodes", "1"],
+                          cwd=REPO, env=recording_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "recorded 1001 frames" in done.stdout and out.stat().st_size > 10_000
+
+
+def test_a_renderer_that_cannot_draw_is_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rlfree", "watch", "--env", "Swimmer-v5", "--record", str(tmp_path / "s.gif"), "--episodes", "1"],
+                          cwd=REPO, env=recording_env(MUJOCO_GL="glfw"), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("rlfree watch: error: MuJoCo cannot draw frames here with MUJOCO_GL=glfw") and "set MUJOCO_GL=egl" in line
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "s.gif").exists()

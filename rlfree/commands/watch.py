@@ -180,6 +180,10 @@ def play_episodes(agent, args: argparse.Namespace, render: str) -> list[float]:
         return returns
 
     render_mode = {"human": "human", "ansi": "ansi"}.get(render, "rgb_array")
+    if args.record and not has_display():
+        # MuJoCo's envs render off-screen through EGL on a machine without a display (a server, CI); gymnasium
+        # reads the variable when the first frame is drawn, and a user's own choice stands
+        os.environ.setdefault("MUJOCO_GL", "egl")
     envs: list[gym.Env] = []  # all closed on the way out, windows included, whatever ends the episodes
 
     def opened(env: gym.Env) -> gym.Env:
@@ -215,6 +219,11 @@ def play_episodes(agent, args: argparse.Namespace, render: str) -> list[float]:
                 value, length = agent.play(env, seed, on_step)
             returns.append(value)
             print(f"episode {i + 1:>4}  seed {seed}  return {value:.2f}  length {length}")
+    except Exception as err:
+        if type(err).__name__ == "FatalError" and type(err).__module__.startswith("mujoco"):  # no OpenGL platform to draw with
+            raise UserError(f"MuJoCo cannot draw frames here with MUJOCO_GL={os.environ.get('MUJOCO_GL')}: {err}; "
+                            "install EGL (libegl1) or OSMesa and set MUJOCO_GL=egl or osmesa") from None
+        raise
     finally:
         for e in envs:
             e.close()

@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection
 import gymnasium as gym
 import numpy as np
 
+from rlfree import mujoco_warnings
 from rlfree.config import ConfigError
 
 StepArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]
@@ -44,6 +45,8 @@ def make_env(env_id: str, env_kwargs: dict | None = None, **options) -> gym.Env:
     options: rlfree's own arguments (``render_mode``). A TypeError with no env_kwargs given is
     the env's own bug and keeps its traceback.
     """
+    if mujoco_warnings.is_mujoco_env(env_id):
+        mujoco_warnings.install()  # in this process, a worker's included: every copy compiles the model again
     try:
         return gym.make(env_id, **(env_kwargs or {}), **options)
     except TypeError as err:

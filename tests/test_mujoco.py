@@ -1,11 +1,13 @@
 """MuJoCo's envs (the `mujoco` extra, part of `test`): rlfree plays and trains them on the gymnasium backend."""
 
 import json
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from rlfree import mujoco_warnings
 from rlfree.commands import train as train_script
 from rlfree.vector import MissingDependencyError, check_dependencies
 
@@ -50,3 +52,23 @@ def test_swimmer_trains_with_arss_options_and_its_agent_replays(tmp_path, capsys
     capsys.readouterr()
     assert watch_script.main([str(latest), "--no-render", "--episodes", "1"]) == 0
     assert "mean return" in capsys.readouterr().out
+
+
+def test_a_mujoco_warning_is_shown_once_however_many_copies_compile_the_model():
+    """HalfCheetah-v5's model warns on every compile (MuJoCo 3.3+); a run makes dozens of copies."""
+    code = "from rlfree.gym_copies import make_env\nfor _ in range(4):\n    make_env('HalfCheetah-v5').close()\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = (done.stdout + done.stderr).splitlines()
+    assert not [line for line in lines if line.startswith("WARNING:")]  # MuJoCo's own printing, once per compile
+    assert len([line for line in lines if line.startswith("MuJoCo warning (shown once):")]) <= 1
+
+
+def test_the_warning_handler_drops_repeats(capsys):
+    import mujoco
+
+    mujoco_warnings.install()
+    assert mujoco.get_mju_user_warning() is mujoco_warnings.show_once
+    for _ in range(3):
+        mujoco_warnings.show_once("a test warning 1d8f")
+    assert capsys.readouterr().err.count("a test warning 1d8f") == 1

@@ -171,6 +171,24 @@ def main(argv=None, prog: str | None = None) -> int:
     return 0
 
 
+def follow_the_robot(env: gym.Env) -> gym.Env:
+    """A MuJoCo env's free camera made to follow its first body (the torso of every gymnasium
+    locomotion model) where the env's camera settings track nothing: HalfCheetah-v5's and
+    Swimmer-v5's stay where the robot started, and a good agent runs out of the picture."""
+    renderer = getattr(env.unwrapped, "mujoco_renderer", None)
+    if renderer is None or getattr(renderer, "camera_id", None) not in (None, -1):  # not MuJoCo, or a fixed camera chosen
+        return env
+    import mujoco
+
+    config = dict(renderer.default_cam_config or {})
+    if "trackbodyid" not in config:  # Hopper's and Walker2d's own settings stand
+        config.update(trackbodyid=1, elevation=config.get("elevation", -20.0))  # from above, so the floor shows it moving
+    config.setdefault("type", mujoco.mjtCamera.mjCAMERA_TRACKING)
+    renderer.default_cam_config = config  # applied when the first frame is drawn
+    renderer.camera_id = None  # -1 would make each frame reset the camera to a free (not tracking) one
+    return env
+
+
 def play_episodes(agent, args: argparse.Namespace, render: str) -> list[float]:
     seeds = [args.seed + i for i in range(args.episodes)]
     if render == "none" and not args.record:
@@ -192,10 +210,10 @@ def play_episodes(agent, args: argparse.Namespace, render: str) -> list[float]:
 
     returns = []
     try:
-        env = opened(agent.make_env(render_mode))
+        env = opened(follow_the_robot(agent.make_env(render_mode)))
         fps = args.fps or env.metadata.get("render_fps", 30)
         recorder = FrameRecorder(args.record, fps) if args.record else None
-        side_env = opened(agent.make_env("rgb_array")) if recorder and render_mode != "rgb_array" else None
+        side_env = opened(follow_the_robot(agent.make_env("rgb_array"))) if recorder and render_mode != "rgb_array" else None
         # episodes after the recorded ones need no pixels when nothing is shown live
         plain_env = opened(agent.make_env()) if render_mode == "rgb_array" else env
         for i, seed in enumerate(seeds):

@@ -67,7 +67,7 @@ class GeneticAlgorithm:
 
     def ask(self) -> torch.Tensor:
         """params: (N, D): the elites, then N - C' children (generation 0: the initial network
-        and N - 1 independent draws of its distribution)."""
+        and N - 1 independent draws of its distribution, or its mutations when it is a trained network)."""
         children = self.rows - len(self.elites)
         eps = perturbations(self.seed, self.generation, children, self.centre.numel(), self.centre.device, self.centre.dtype)
         if self.generation == 0 and self.initial_std is None:  # the centre is a trained network (--init-from): its mutations

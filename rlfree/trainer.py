@@ -173,12 +173,13 @@ class Trainer:
             self.evaluator = RayEvaluator(self.policy, make_env, env)
         else:
             self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)])
-        centre = self.policy.initial_params(weights_generator(run.seed), net.init_scale, self.dtype).to(self.device)
         if start is not None:
             centre = start.centre.to(self.dtype).to(self.device)
-        if not torch.isfinite(centre).all():
-            self.evaluator.close()
-            raise ConfigError(f"init_scale={net.init_scale:g} gives initial weights beyond the range of {env.dtype}: use a smaller init_scale")
+        else:
+            centre = self.policy.initial_params(weights_generator(run.seed), net.init_scale, self.dtype).to(self.device)
+            if not torch.isfinite(centre).all():
+                self.evaluator.close()
+                raise ConfigError(f"init_scale={net.init_scale:g} gives initial weights beyond the range of {env.dtype}: use a smaller init_scale")
         # None: the centre is a trained network, not one draw of init_scale's distribution (the GA's first generation)
         initial_std = None if start is not None else self.policy.initial_std(net.init_scale)
         self.optimiser = build_optimiser(config, centre, run.seed, initial_std, self.policy.spec)

@@ -99,6 +99,21 @@ def test_baselines_run_on_the_same_check_and_table(tmp_path, capsys):
     assert row[-2].endswith("x") and row[-1].endswith("x")
 
 
+
+def test_compare_can_name_one_baseline(tmp_path, capsys):
+    report = tmp_path / "zoo.md"
+    # ARS only (any case), with a time limit that stops it at once: the table has rlfree and ARS, no PPO
+    argv = ["--tasks", "CartPole-v1", "--seeds", "1", "--compare", "ars", "--time-limit", "0.5", "--markdown", str(report)]
+    assert zoo.main(argv) == 0
+    header = report.read_text().splitlines()[2]
+    assert "ARS solved" in header and "PPO" not in header and header.rstrip(" |").endswith("ARS / rlfree time")
+
+
+def test_compare_names_only_known_baselines(capsys):
+    with pytest.raises(SystemExit):
+        zoo.main(["--tasks", "CartPole-v1", "--compare", "SAC"])
+    assert "'SAC' is not a baseline; accepted: PPO, ARS" in capsys.readouterr().err
+
 # -- the continuous-control entries (rl-baselines3-zoo's MuJoCo and Box2D settings) --------------
 NEW_TASKS = ["Swimmer-v5", "HalfCheetah-v5", "Hopper-v5", "BipedalWalker-v3", "LunarLanderContinuous-v3"]
 # the model attributes that hold an entry's setting as the entry writes it

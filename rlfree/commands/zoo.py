@@ -16,7 +16,7 @@ chasing cat-and-mouse task): every algorithm is timed to the same threshold. Its
 checks on gymnasium included; not the start-up), its steps are every step it took (training,
 evaluation and check episodes). Runs go to a temporary folder.
 
-``--compare`` (``pip install rlfree[compare]``) adds Stable-Baselines3 PPO and sb3-contrib ARS
+``--compare`` (``pip install rlfree[compare]``; ``--compare PPO`` for one of them) adds Stable-Baselines3 PPO and sb3-contrib ARS
 with the tuned hyper-parameters of rl-baselines3-zoo (hyperparams/ppo.yml and
 hyperparams/ars.yml, copied into PPO_ZOO and ARS_ZOO below: n_envs, normalisation, budget and
 all), the same targets and the same evaluation:
@@ -449,11 +449,24 @@ def preset_tasks(agents_dir: Path) -> list[str]:
     return ids
 
 
+BASELINES = ("PPO", "ARS")
+
+
+def _baseline_name(text: str) -> str:
+    """``--compare ppo`` names PPO: the baselines' names, any case."""
+    for name in BASELINES:
+        if text.lower() == name.lower():
+            return name
+    raise argparse.ArgumentTypeError(f"{text!r} is not a baseline; accepted: {', '.join(BASELINES)}")
+
+
 def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     parser = ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", metavar="ID", help="env ids with a preset in agents/ (default: every preset)")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1 per task and algorithm (default: 3)")
-    parser.add_argument("--compare", action="store_true", help="also Stable-Baselines3 PPO and sb3-contrib ARS (pip install rlfree[compare])")
+    parser.add_argument("--compare", nargs="*", metavar="ALGO", type=_baseline_name,
+                        help="also Stable-Baselines3 PPO and sb3-contrib ARS (pip install rlfree[compare]); "
+                             f"name some to run only those ({', '.join(BASELINES)})")
     parser.add_argument("--reevaluate", action="store_true", help="also score the shipped agents in agents/ over 100 episodes")
     parser.add_argument("--no-train", action="store_true", help="do not retrain (with --reevaluate: only score the shipped agents)")
     parser.add_argument("--markdown", metavar="FILE", help="write the tables, with this command, to FILE")
@@ -479,7 +492,7 @@ def usage_error(args: argparse.Namespace, tasks: list[str], agents_dir: Path) ->
             check_dependencies(resolve_env_id(env_id))
         except MissingDependencyError as err:
             return f"{err} (or leave the task out with --tasks)"
-    if args.compare:
+    if args.compare is not None:
         try:
             import sb3_contrib  # noqa: F401
             import stable_baselines3  # noqa: F401
@@ -497,7 +510,9 @@ def main(argv=None, prog: str | None = None) -> int:
     if error is not None:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
-    algorithms = ["rlfree"] + (["PPO", "ARS"] if args.compare else [])
+    # --compare alone: both baselines; --compare PPO: that one (each once, in BASELINES' order)
+    baselines = [] if args.compare is None else [b for b in BASELINES if b in args.compare or not args.compare]
+    algorithms = ["rlfree"] + baselines
     sections = []
     if not args.no_train:
         results = []

@@ -29,10 +29,13 @@ needs about 8 M, the hand-tuned walk about 60 M and more), so that its row does 
 the machine's load. Swimmer-v5 is not solved within any budget this script can afford on 2 cores,
 and gets a fixed budget of env steps alone, so that each table row is the score reached with the
 same steps whatever the machine's load: 480 k steps (30 generations of 16 episodes of 1000 steps,
-every optimiser given the walk's 16 rows, the centre evaluated on 5 episodes every 5th). Reported per optimiser: runs solved; the median env steps (everything played,
-the centre's evaluations and target checks included, as rlfree counts them) and training steps
-(the optimiser's own rows only) and seconds of training to the target, over the solved runs when
-at least 3 of the 5 are (else a ">" and the budget); the median best evaluation of the centre.
+every optimiser given the walk's 16 rows, the centre evaluated on 5 episodes every 5th).
+
+Reported per optimiser: runs solved; the median env steps (everything played, the centre's
+evaluations and target checks included, as rlfree counts them) and training steps (the
+optimiser's own rows only) and seconds of training to the target, over the solved runs when
+most are (else a ">" and the budget); the median best evaluation of the centre (and, where most
+runs were not solved, each seed's).
 
 Then the reference GA run as the reference describes it (CartPole, 64 networks, 15 episodes
 each, 5 generations, mutation 0.1): the same five generations with the rows evaluated by
@@ -176,7 +179,7 @@ def summary_rows(results: list[dict], task: str) -> list[list[str]]:
             median("env_steps", ",.0f", f"{max_steps:,}"), median("training_steps", ",.0f", "-"),
             seconds(statistics.median(r["seconds"] for r in solved)) if enough else
             f">{max_seconds:.0f} s" if math.isfinite(max_seconds) else "-",
-            f"{statistics.median(best):.1f}" if best else "-",
+            (f"{statistics.median(best):.1f}" + ("" if enough else f" ({' '.join(f'{b:.0f}' for b in best)})")) if best else "-",
             " ".join(seconds(r["seconds"]) if r["solved"] else f"({seconds(r['seconds'])})" for r in runs),
         ])
     return rows

@@ -58,7 +58,7 @@ TASKS: dict[str, tuple[int, dict[str, dict]]] = {
         "linear (ARS's policy, clipped)": LINEAR,
     }),
 }
-FINAL_EPISODES_ID = 10**9  # the "generation" whose held-out check seeds the final score: no run reaches it
+FINAL_CHECK_GENERATION = 10**9  # the generation number that seeds the final score's held-out episodes: no run reaches it
 
 
 def task_config(task: str, seed: int, overrides: dict) -> Config:
@@ -81,7 +81,7 @@ def train(task: str, seed: int, variant: str) -> dict:
     if result.interrupted:  # Ctrl-C or SIGTERM ends the report, not only the run
         raise KeyboardInterrupt
     state = result.state
-    final, _ = trainer.target_check(FINAL_EPISODES_ID, trainer.optimiser.state_dict()["centre"])
+    final, _ = trainer.target_check(FINAL_CHECK_GENERATION, trainer.optimiser.state_dict()["centre"])
     trainer.close()
     return {"task": task, "seed": seed, "variant": variant, "solved": state.solved, "generations": state.generation,
             "env_steps": state.env_steps, "seconds": state.elapsed, "best_eval": state.best_eval, "final": final}

@@ -16,10 +16,10 @@ chasing cat-and-mouse task): every algorithm is timed to the same threshold. Its
 checks on gymnasium included; not the start-up), its steps are every step it took (training,
 evaluation and check episodes). Runs go to a temporary folder.
 
-``--compare`` (``pip install rlfree[compare]``; ``--compare PPO`` for one of them) adds Stable-Baselines3 PPO and sb3-contrib ARS
-with the tuned hyper-parameters of rl-baselines3-zoo (hyperparams/ppo.yml and
-hyperparams/ars.yml, copied into PPO_ZOO and ARS_ZOO below: n_envs, normalisation, budget and
-all), the same targets and the same evaluation:
+``--compare`` (``pip install rlfree[compare]``) adds Stable-Baselines3 PPO and sb3-contrib ARS
+(``--compare PPO``: one of them) with the tuned hyper-parameters of rl-baselines3-zoo
+(hyperparams/ppo.yml and hyperparams/ars.yml, copied into PPO_ZOO and ARS_ZOO below: n_envs,
+normalisation, budget and all), the same targets and the same evaluation:
 
 - After each policy update, once at least ``--eval-every`` training steps have passed since the
   last one, the deterministic policy plays ``--cheap-episodes`` held-out episodes of gymnasium's

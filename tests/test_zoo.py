@@ -109,6 +109,21 @@ def test_compare_can_name_one_baseline(tmp_path, capsys):
     assert "ARS solved" in header and "PPO" not in header and header.rstrip(" |").endswith("ARS / rlfree time")
 
 
+
+def test_a_stopped_comparison_keeps_the_runs_it_finished(tmp_path, monkeypatch, capsys):
+    report = tmp_path / "zoo.md"
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C during the first baseline run
+
+    monkeypatch.setattr(zoo, "run_baseline", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        zoo.main(["--tasks", "CartPole-v1", "--seeds", "1", "--compare", "PPO", "--markdown", str(report)])
+    text = report.read_text()
+    assert "(unfinished: the runs done so far)" in text
+    row = table_row(text, "CartPole-v1")
+    assert row[2] == "1/1" and row[6] == "—"  # rlfree's run is kept; PPO's never finished
+
 def test_compare_names_only_known_baselines(capsys):
     with pytest.raises(SystemExit):
         zoo.main(["--tasks", "CartPole-v1", "--compare", "SAC"])

@@ -43,6 +43,9 @@ normalisation, budget and all), the same targets and the same evaluation:
   (rlfree: the preset's generations; the baselines: the zoo's n_timesteps) is "not solved".
 - The final score of every algorithm uses the same 100 seeds (those of rlfree watch).
 
+``--markdown`` is rewritten after every run (marked unfinished until the command ends), so a
+long comparison that is stopped keeps the runs it finished.
+
 Ratios are the baseline's median time over rlfree's (">" when the baseline missed the target on
 more than half of the seeds, so that its median is only a lower bound).
 """
@@ -52,6 +55,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import os
 import shlex
 import statistics
 import sys
@@ -534,6 +538,9 @@ def main(argv=None, prog: str | None = None) -> int:
                         status = "solved" if outcome.solved else "not solved"
                         evals = f" (cheap evaluations: {outcome.eval_seconds:.1f} s)" if algo != "rlfree" else ""
                         print(f"  {status} in {outcome.seconds:.1f} s{evals}, {outcome.steps:,} steps; final {outcome.final.mean():.1f}", file=sys.stderr, flush=True)
+                        if args.markdown:  # after every run: a long comparison that is stopped keeps the runs it finished
+                            write_markdown(args.markdown, argv, "(unfinished: the runs done so far)\n\n"
+                                           + results_table(results + [task], algorithms))
                 close_envs()
                 results.append(task)
         sections.append(results_table(results, algorithms))
@@ -542,7 +549,14 @@ def main(argv=None, prog: str | None = None) -> int:
     text = "\n\n".join(sections)
     print(text)
     if args.markdown:
-        command = "rlfree zoo " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-        Path(args.markdown).write_text(f"`{command.strip()}`\n\n{text}\n")
+        write_markdown(args.markdown, argv, text)
     return 0
+
+
+def write_markdown(path: str, argv: list[str] | None, text: str) -> None:
+    """The tables under the command that made them, replacing the file whole (never half-written)."""
+    command = "rlfree zoo " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    partial = Path(f"{path}.partial")
+    partial.write_text(f"`{command.strip()}`\n\n{text}\n")
+    os.replace(partial, path)
 

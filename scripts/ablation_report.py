@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from rlfree.commands.zoo import markdown
 from rlfree.config import Config, NetworkConfig, load_toml
 from rlfree.run_loop import RunLoop
 from rlfree.shipped import preset_path
@@ -109,10 +110,6 @@ HEADER = ["variant", "reached the preset's stop", "median env steps to it", "med
           "best evaluation per seed", "final centre, 100 held-out episodes, per seed"]
 
 
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)])
-
-
 def tables(results: list[dict], header_line: str) -> str:
     lines = [header_line, ""]
     for task, (budget, _) in TASKS.items():
@@ -147,9 +144,12 @@ def main(argv=None) -> int:
     loads: list[float] = []
     if args.from_json:
         for path in args.from_json:
-            saved = json.loads(Path(path).read_text())
-            results += saved["runs"]
-            loads += saved["load"]
+            try:
+                saved = json.loads(Path(path).read_text())
+                results += saved["runs"]
+                loads += saved["load"]
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                parser.error(f"--from-json {path!r} is not a file this script's --json wrote ({type(err).__name__}: {err})")
     else:
         loads.append(os.getloadavg()[0])
         for task in tasks:

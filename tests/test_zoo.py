@@ -99,7 +99,6 @@ def test_baselines_run_on_the_same_check_and_table(tmp_path, capsys):
     assert row[-2].endswith("x") and row[-1].endswith("x")
 
 
-
 def test_compare_can_name_one_baseline(tmp_path, capsys):
     report = tmp_path / "zoo.md"
     # ARS only (any case), with a time limit that stops it at once: the table has rlfree and ARS, no PPO
@@ -107,7 +106,6 @@ def test_compare_can_name_one_baseline(tmp_path, capsys):
     assert zoo.main(argv) == 0
     header = report.read_text().splitlines()[2]
     assert "ARS solved" in header and "PPO" not in header and header.rstrip(" |").endswith("ARS / rlfree time")
-
 
 
 def test_a_stopped_comparison_keeps_the_runs_it_finished(tmp_path, monkeypatch, capsys):
@@ -124,10 +122,12 @@ def test_a_stopped_comparison_keeps_the_runs_it_finished(tmp_path, monkeypatch, 
     row = table_row(text, "CartPole-v1")
     assert row[2] == "1/1" and row[6] == "—"  # rlfree's run is kept; PPO's never finished
 
+
 def test_compare_names_only_known_baselines(capsys):
     with pytest.raises(SystemExit):
         zoo.main(["--tasks", "CartPole-v1", "--compare", "SAC"])
     assert "'SAC' is not a baseline; accepted: PPO, ARS" in capsys.readouterr().err
+
 
 # -- the continuous-control entries (rl-baselines3-zoo's MuJoCo and Box2D settings) --------------
 NEW_TASKS = ["Swimmer-v5", "HalfCheetah-v5", "Hopper-v5", "BipedalWalker-v3", "LunarLanderContinuous-v3"]

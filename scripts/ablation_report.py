@@ -30,8 +30,8 @@ from pathlib import Path
 
 import torch
 
-from rlfree.commands.zoo import markdown
 from rlfree.config import Config, NetworkConfig, load_toml
+from rlfree.markdown_table import markdown_table
 from rlfree.run_loop import RunLoop
 from rlfree.shipped import preset_path
 from rlfree.trainer import Trainer
@@ -119,7 +119,7 @@ def tables(results: list[dict], header_line: str) -> str:
         seeds = ",".join(str(s) for s in sorted({r["seed"] for r in runs}))
         target = task_config(task, 0, {}).run.target
         lines += [f"**{task}** (the preset stops at {target:g}; budget {budget:,} env steps; seeds {seeds}):", "",
-                  markdown(HEADER, summary_rows(results, task)), ""]
+                  markdown_table(HEADER, summary_rows(results, task)), ""]
     return "\n".join(lines)
 
 

@@ -63,6 +63,7 @@ from rlfree.config import Config, load_toml
 from rlfree.evaluator import LocalEvaluator
 from rlfree.backend import make_batched_env
 from rlfree.genetic import GeneticAlgorithm
+from rlfree.markdown_table import markdown_table
 from rlfree.policy import Policy
 from rlfree.run_loop import RunLoop
 from rlfree.seeding import episode_seeds, weights_generator
@@ -189,10 +190,6 @@ HEADER = ["optimiser", "rows per generation", "solved", "median env steps to tar
           "median s to target", "median best evaluation", "s per seed (in brackets: the budget spent unsolved)"]
 
 
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)])
-
-
 # -- the reference GA run: batched against one episode at a time -----------------------------------
 def numpy_returns(policy: Policy, params: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
     """The reference's evaluation: each network, each episode, one step at a time, numpy, on
@@ -267,12 +264,12 @@ def tables(results: list[dict], references: list[dict], tasks: list[str], header
         seeds = ",".join(str(s) for s in sorted({r["seed"] for r in runs}))
         budget = f"{max_steps:,} env steps" + (f" or {max_seconds:.0f} s of training" if math.isfinite(max_seconds) else "")
         lines += [f"**{task}** (budget {budget}; seeds {seeds}):", "",
-                  markdown(HEADER, summary_rows(results, task)), ""]
+                  markdown_table(HEADER, summary_rows(results, task)), ""]
     if references:
         lines += ["**The reference's GA run** (CartPole-v1, 64 networks x 15 episodes, 5 generations, mutation 0.1; the CartPole "
                   "preset's network): the same five generations, rows evaluated by rlfree's batched twin and one episode at a "
                   "time in numpy on gymnasium's env, as the reference's loop does:", "",
-                  markdown(["seed", "batched s", "one at a time s", "one at a time / batched", "env steps (batched)",
+                  markdown_table(["seed", "batched s", "one at a time s", "one at a time / batched", "env steps (batched)",
                             "best member's mean return per generation, batched", "same, one at a time",
                             "final centre, 100 held-out episodes"], reference_rows(references)), ""]
     return "\n".join(lines)
@@ -301,11 +298,14 @@ def main(argv=None) -> int:
     loads = []
     if args.from_json:
         for path in args.from_json:
-            saved = json.loads(Path(path).read_text())
-            saved = {"runs": saved} if isinstance(saved, list) else saved
-            results += saved["runs"]
-            references += saved.get("reference", [])
-            loads += saved.get("load", [])
+            try:
+                saved = json.loads(Path(path).read_text())
+                saved = {"runs": saved} if isinstance(saved, list) else saved
+                results += saved["runs"]
+                references += saved.get("reference", [])
+                loads += saved.get("load", [])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+                parser.error(f"--from-json {path!r} is not a file this script's --json wrote ({type(err).__name__}: {err})")
     else:
         loads.append(os.getloadavg()[0])
 

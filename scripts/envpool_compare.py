@@ -57,6 +57,7 @@ from rlfree.cli import ArgumentParser, user_errors
 from rlfree.config import Config
 from rlfree.errors import UserError
 from rlfree.evaluate import episode_limit, evaluate
+from rlfree.markdown_table import markdown_table
 from rlfree.policy import Policy
 from rlfree.seeding import episode_seeds, perturbations, weights_generator
 from rlfree.vector import GymVectorEnv, check_dependencies
@@ -461,11 +462,6 @@ def equivalence_rows(env_id: str, envpool, cells: dict[str, Cell] | None, args) 
     return [env_id, starts, steps, episodes, returns]
 
 
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
 def main(argv=None) -> int:
     parser = ArgumentParser(prog="envpool_compare.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=list(ENV_IDS), choices=ENV_IDS, metavar="ENV", help=f"tasks (default: {' '.join(ENV_IDS)})")
@@ -503,13 +499,13 @@ def main(argv=None) -> int:
             hidden = Config().network.hidden if args.hidden is None else args.hidden
             out += ["", f"Env steps per second (generations run), {args.population} members x {args.episodes} episode{'s' * (args.episodes > 1)}, free network "
                         f"hidden {hidden}, {args.threads} worker processes / EnvPool threads, one torch thread:", "",
-                    markdown(["task", "copies", "rlfree sync", f"rlfree async ({args.threads} workers)", "EnvPool sync (a pool per generation)",
+                    markdown_table(["task", "copies", "rlfree sync", f"rlfree async ({args.threads} workers)", "EnvPool sync (a pool per generation)",
                               "of which building pools", f"EnvPool async (batch {args.population * args.episodes // 2})", "EnvPool best / rlfree best"], rows)]
         if not args.skip_equivalence:
             print("  equivalence ...", file=sys.stderr, flush=True)
             rows = [equivalence_rows(env_id, envpool, cells.get(env_id), args) for env_id in args.envs]
             out += ["", f"Does EnvPool give gymnasium's episodes? (start states over seeds 0-{START_SEEDS - 1}; random actions)", "",
-                    markdown(["task", "start states", "transitions from the same state", "whole episodes",
+                    markdown_table(["task", "start states", "transitions from the same state", "whole episodes",
                               "generation 0 mean return: gymnasium / EnvPool (paired by member)"], rows)]
         out += ["", f"load average {os.getloadavg()[0]:.2f} at the end"]
     text = "\n".join(out)

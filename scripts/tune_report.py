@@ -23,7 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rlfree.commands.zoo import _median_range, _seconds, _steps, markdown, median_time, preset_config, run_rlfree, task_threshold
+from rlfree.commands.zoo import _median_range, _seconds, _steps, median_time, preset_config, run_rlfree, task_threshold
+from rlfree.markdown_table import markdown_table
 from rlfree.shipped import agents_dir, preset_path
 
 HELD_OUT_SEED = 2_000_000  # beside the trials' seed 0 and the re-check's 1,000,000 + i
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
                              _median_range([o.seconds for o in outcomes], solved, _seconds),
                              _median_range([float(o.steps) for o in outcomes], solved, _steps),
                              ratio if name == "searched" else ""])
-    table = markdown(header, rows)
+    table = markdown_table(header, rows)
     print(f"\nheld-out seeds {seeds[0]}-{seeds[-1]}, time limit {args.time_limit:g} s a run (wall time of training; 2 shared cores)\n")
     print(table)
     if args.markdown:

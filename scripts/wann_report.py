@@ -43,6 +43,7 @@ import numpy as np
 import rlfree.envs  # noqa: F401  registers rlfree/CartPoleSwingUp-v0
 from rlfree.agent import Agent, load_agent
 from rlfree.commands import train as train_command
+from rlfree.markdown_table import markdown_table
 from rlfree.wann import SHARED_WEIGHTS
 
 SCORE_SEED = 2**31  # the 100 episodes' seeds: SCORE_SEED + i, outside training's and evaluation's ranges
@@ -146,22 +147,23 @@ def markdown(results: list[dict]) -> str:
     def pm(pair):
         return f"{pair[0]:.1f} ± {pair[1]:.1f}"
 
-    lines = [f"| task | network | return over {results[0]['episodes_scored']} episodes | reference (Table 1) | connections | wall time | episodes |",
-             "|---|---|---|---|---|---|---|"]
+    header = ["task", "network", f"return over {results[0]['episodes_scored']} episodes", "reference (Table 1)", "connections",
+              "wall time", "episodes"]
+    rows = []
     for r in results:
         ref = REFERENCE.get(r["env"], {})
         s, t, d = r["search"], r["tuning"], r["dense_run"]
-        lines += [
-            f"| {r['env']} | WANN, mean over the six shared weights | {pm(r['mean_over_weights'])} | {ref.get('mean over weights', '—')} "
-            f"| {r['connections']['wann']} | {s['elapsed']:.0f} s (search) | {s['episodes']:,} |",
-            f"| | WANN at its best shared weight ({r['best_weight']:g}) | {pm(r['at_best_weight'])} | {ref.get('best shared weight', '—')} "
-            f"| {r['connections']['wann']} | (same search) | |",
-            f"| | WANN after tuning ({r['tuner']} over its weights, {r['tune_generations']} generations) | {pm(r['after_tuning'])} | {ref.get('after tuning', '—')} "
-            f"| {r['connections']['tuned']} | {t['elapsed']:.0f} s (search + tuning) | {t['episodes']:,} |",
-            f"| | dense free network, walk | {pm(r['dense'])} | {ref.get('dense, tuned', '—')} | {r['connections']['dense']} "
-            f"| {d['elapsed']:.0f} s | {d['episodes']:,} |",
+        rows += [
+            [r["env"], "WANN, mean over the six shared weights", pm(r["mean_over_weights"]), ref.get("mean over weights", "—"),
+             str(r["connections"]["wann"]), f"{s['elapsed']:.0f} s (search)", f"{s['episodes']:,}"],
+            ["", f"WANN at its best shared weight ({r['best_weight']:g})", pm(r["at_best_weight"]), ref.get("best shared weight", "—"),
+             str(r["connections"]["wann"]), "(same search)", ""],
+            ["", f"WANN after tuning ({r['tuner']} over its weights, {r['tune_generations']} generations)", pm(r["after_tuning"]),
+             ref.get("after tuning", "—"), str(r["connections"]["tuned"]), f"{t['elapsed']:.0f} s (search + tuning)", f"{t['episodes']:,}"],
+            ["", "dense free network, walk", pm(r["dense"]), ref.get("dense, tuned", "—"), str(r["connections"]["dense"]),
+             f"{d['elapsed']:.0f} s", f"{d['episodes']:,}"],
         ]
-    return "\n".join(lines)
+    return markdown_table(header, rows)
 
 
 def main(argv=None) -> int:

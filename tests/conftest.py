@@ -1,5 +1,6 @@
 """What several test modules share."""
 
+import importlib.util
 import os
 import time
 from pathlib import Path
@@ -25,3 +26,12 @@ def wait_for_generations(logdir: Path, count: int, timeout: float = 60.0) -> Pat
     while time.time() < deadline and len(progress.read_text().splitlines()) < count + 1:  # the header, then a row each
         time.sleep(0.2)
     return progress
+
+
+def load_script(name: str):
+    """scripts/NAME.py as a module: the report scripts are scripts, not rlfree commands or package modules."""
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,22 +1,17 @@
 """scripts/ablation_report.py: every variant is a valid config that changes only what it names, and a run reports real scores."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+
+from conftest import load_script
 
 pytest.importorskip("mujoco")
 pytest.importorskip("Box2D")
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ablation_report.py"
-
 
 def _report():
-    spec = importlib.util.spec_from_file_location("ablation_report_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ablation_report")
 
 
 def test_every_variant_is_the_preset_with_one_change():

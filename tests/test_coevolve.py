@@ -15,6 +15,8 @@ from rlfree.config import Config, ConfigError
 from rlfree.policy import Policy
 from rlfree.run_loop import RunLoop, load_run
 
+from conftest import load_script
+
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -155,14 +157,7 @@ def test_coevolution_refuses_a_single_animal_env(tmp_path):
 
 def _script(name: str):
     """scripts/NAME.py as a module (catmouse_report is a script only, not an rlfree command)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"{name}_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(name)
 
 
 def test_train_coevolve_then_resume_watch_and_report(tmp_path, capsys):

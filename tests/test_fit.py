@@ -16,7 +16,7 @@ from rlfree.seeding import perturbations
 from rlfree.sequence_tasks import encode, make_task, mean_prediction_loss
 from rlfree.walk import FaithfulRandomWalk
 
-from conftest import DEVICES
+from conftest import DEVICES, load_script
 
 
 @pytest.fixture(autouse=True)
@@ -284,14 +284,7 @@ def test_smart_walk_judges_each_pair_on_one_datapoint():
 
 def _fit_report():
     """scripts/fit_report.py as a module (a script, not an rlfree command)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "scripts" / "fit_report.py"
-    spec = importlib.util.spec_from_file_location("fit_report_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("fit_report")
 
 
 def test_fit_report_runs_the_methods_a_file_lacks_and_keeps_the_others(tmp_path):

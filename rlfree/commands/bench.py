@@ -51,6 +51,7 @@ import torch
 from rlfree.cli import ArgumentParser
 from rlfree.config import Config, ConfigError, check_device, load_toml
 from rlfree.evaluate import evaluate
+from rlfree.markdown_table import markdown_table
 from rlfree.network import tanh_
 from rlfree.policy import Policy
 from rlfree.registry import make_twin
@@ -424,12 +425,6 @@ def walk_options(seeds: list[int], device: torch.device = CPU) -> list[list[str]
     return rows
 
 
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def main(argv=None, prog: str | None = None) -> int:
     prog = prog or "rlfree bench"
     parser = ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -471,24 +466,24 @@ def main(argv=None, prog: str | None = None) -> int:
         if with_gym:
             caption += "; gymnasium's SyncVectorEnv and NumPy vector env on the CPU (their envs are numpy), the policy with them"
     header = throughput_header(device, with_gym, with_numpy_vector=True)
-    out += ["", caption + ":", "", markdown(header, throughput_table("CartPole-v1", True, args.batches, device, with_gym))]
+    out += ["", caption + ":", "", markdown_table(header, throughput_table("CartPole-v1", True, args.batches, device, with_gym))]
     short = throughput_header(device, with_gym, with_numpy_vector=False)
     rows = throughput_table("Acrobot-v1", False, args.batches, device, with_gym) + throughput_table("Pendulum-v1", False, args.batches, device, with_gym)
-    out += ["", markdown(short, rows)]
+    out += ["", markdown_table(short, rows)]
     out += ["", f"One network step (2 ticks), microseconds, by memory layout (64 members, hidden 16){on}:", "",
-            markdown(["batch", "rows (P,B,K)@(P,K,A): rlfree", "columns W@(P,K,B)", "columns / rows"], layout_table(args.batches, device))]
+            markdown_table(["batch", "rows (P,B,K)@(P,K,A): rlfree", "columns W@(P,K,B)", "columns / rows"], layout_table(args.batches, device))]
     if with_gym:
         where = "" if device.type == "cpu" else "; gymnasium's envs, so on the CPU"
         out += ["", f"The gym backend: one generation of 64 members x 2 episodes, the shipped agent perturbed (sigma 0.1), seconds ({os.cpu_count()} cores{where}):", "",
-                markdown(["task", "vectorization", "seconds", "env steps counted", "speed-up over SyncVectorEnv"], gym_backend_table())]
+                markdown_table(["task", "vectorization", "seconds", "env steps counted", "speed-up over SyncVectorEnv"], gym_backend_table())]
     if not args.skip_solve:
         seeds = list(range(args.seeds))
         out += ["", f"Time to solve CartPole-v1 (preset; seconds from the first generation to the passing check on gymnasium; seeds {seeds[0]}-{seeds[-1]}{'; twin' + on if on else ''}):", "",
-                markdown(["backend", "seconds per seed", "median s", "generations", "median env steps", "time / twin's"], solve_times(seeds, device, with_gym))]
+                markdown_table(["backend", "seconds per seed", "median s", "generations", "median env steps", "time / twin's"], solve_times(seeds, device, with_gym))]
     if not args.skip_walk:
         seeds = list(range(args.seeds))
         out += ["", f"The walk's options on CartPole-v1 (twin backend{on}, at most 100 generations; seeds {seeds[0]}-{seeds[-1]}):", "",
-                markdown(["walk", "seconds per seed", "median s", "generations", "median env steps", "time / defaults'"], walk_options(seeds, device))]
+                markdown_table(["walk", "seconds per seed", "median s", "generations", "median env steps", "time / defaults'"], walk_options(seeds, device))]
     text = "\n".join(out)
     print(text)
     if args.markdown:

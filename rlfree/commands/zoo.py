@@ -75,6 +75,7 @@ from rlfree.cli import ArgumentParser
 from rlfree.coevolve import DUEL_ENV_ID
 from rlfree.config import Config, load_toml
 from rlfree.evaluate import episode_limit
+from rlfree.markdown_table import markdown_table
 from rlfree.run_loop import RunLoop
 from rlfree.seeding import episode_seeds
 from rlfree.shipped import preset_path
@@ -419,7 +420,7 @@ def results_table(results: list[TaskResult], algorithms: list[str]) -> str:
             else:
                 row.append(f"{'' if theirs_exact else '>'}{theirs / ours:.1f}x")
         rows.append(row)
-    return markdown(header, rows)
+    return markdown_table(header, rows)
 
 
 def shipped_table(env_ids: list[str], agents_dir: Path) -> str:
@@ -433,13 +434,7 @@ def shipped_table(env_ids: list[str], agents_dir: Path) -> str:
         returns = load_agent(shipped).score(FINAL_SEEDS)
         mean = float(returns.mean())
         rows.append([env_id, f"{target:g}", f"{mean:.2f} ± {returns.std():.2f}", "yes" if mean >= target else "**no**"])
-    return markdown(["task", "target", "shipped agent, 100 episodes of gymnasium's env", "target met"], rows)
-
-
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table(["task", "target", "shipped agent, 100 episodes of gymnasium's env", "target met"], rows)
 
 
 # -- main ---------------------------------------------------------------------------------------

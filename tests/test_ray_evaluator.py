@@ -142,7 +142,10 @@ def generations(config: Config, count: int, on_trainer=None) -> tuple[list, torc
 @pytest.mark.parametrize("setting", [
     {"env": {"env": "CartPole-v1"}},  # the twin
     {"env": {"env": "Pendulum-v1", "backend": "gym", "dtype": "float64"}, "network": {"normalize_obs": True}},  # gymnasium copies
-], ids=["CartPole-v1-twin", "Pendulum-v1-gym-float64-normalised"])
+    # the weight-agnostic search (its genomes travel as weights and activation codes), then a generation of its tuning walk
+    {"env": {"env": "CartPole-v1"}, "network": {"activation": "per_neuron", "hidden": 3},
+     "algo": {"algo": "wann", "wann_population": 8, "wann_elites": 2, "wann_generations": 2}},
+], ids=["CartPole-v1-twin", "Pendulum-v1-gym-float64-normalised", "CartPole-v1-wann"])
 def test_a_ray_run_gives_the_local_runs_returns_and_centre_bitwise(ray_instance, setting):
     local_rollouts, local_centre, local = generations(config(setting), 3)
     ray_rollouts, ray_centre, remote = generations(config(setting, executor="ray", ray_block_rows=5), 3)

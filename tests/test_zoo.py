@@ -2,6 +2,8 @@
 and the baselines' zoo entries for the continuous-control tasks with their normalised evaluation."""
 
 import argparse
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -121,6 +123,37 @@ def test_a_stopped_comparison_keeps_the_runs_it_finished(tmp_path, monkeypatch, 
     assert "(unfinished: the runs done so far)" in text
     row = table_row(text, "CartPole-v1")
     assert row[2] == "1/1" and row[6] == "—"  # rlfree's run is kept; PPO's never finished
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_stopping_an_rlfree_run_stops_the_zoo_and_keeps_the_finished_runs(tmp_path, monkeypatch, stop):
+    """The run loop turns Ctrl-C and SIGTERM into an interrupted run; in the zoo that ends the
+    comparison, rather than tabulating the run as unsolved and starting the next one."""
+    report = tmp_path / "zoo.md"
+    runs = []
+
+    class StoppedInItsSecondRun(zoo.RunLoop):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            runs.append(self)
+
+        def step(self):
+            if len(runs) == 2:
+                if stop == "ctrl-c":
+                    raise KeyboardInterrupt
+                os.kill(os.getpid(), signal.SIGTERM)  # the zoo's handler turns it into Terminated, here
+            return super().step()
+
+    monkeypatch.setattr(zoo, "RunLoop", StoppedInItsSecondRun)
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        zoo.main(["--tasks", "CartPole-v1", "--seeds", "3", "--markdown", str(report)])
+    assert len(runs) == 2  # the third seed never started
+    assert isinstance(raised.value, zoo.Terminated) == (stop == "sigterm")
+    assert signal.getsignal(signal.SIGTERM) == handler  # the zoo's own SIGTERM handler is gone again
+    text = report.read_text()
+    assert "(unfinished: the runs done so far)" in text
+    assert table_row(text, "CartPole-v1")[2] == "1/1"  # the first seed's run, and only it
 
 
 def test_compare_names_only_known_baselines(capsys):

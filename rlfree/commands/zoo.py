@@ -44,7 +44,8 @@ normalisation, budget and all), the same targets and the same evaluation:
 - The final score of every algorithm uses the same 100 seeds (those of rlfree watch).
 
 ``--markdown`` is rewritten after every run (marked unfinished until the command ends), so a
-long comparison that is stopped keeps the runs it finished.
+long comparison that is stopped keeps the runs it finished. Ctrl-C or SIGTERM stops the whole
+comparison (exit status 130), in whichever algorithm's run it comes.
 
 Ratios are the baseline's median time over rlfree's (">" when the baseline missed the target on
 more than half of the seeds, so that its median is only a lower bound).
@@ -76,7 +77,7 @@ from rlfree.coevolve import DUEL_ENV_ID
 from rlfree.config import Config, load_toml
 from rlfree.evaluate import episode_limit
 from rlfree.markdown_table import markdown_table
-from rlfree.run_loop import RunLoop
+from rlfree.run_loop import RunLoop, Terminated, sigterm_as_interrupt
 from rlfree.seeding import episode_seeds
 from rlfree.shipped import preset_path
 from rlfree.trainer import TARGET_CHECK_EPISODES, Trainer
@@ -230,7 +231,10 @@ def run_rlfree(env_id: str, agents_dir: Path, seed: int, args, logdir: Path) -> 
     config.env.threads = args.threads
     run_dir = logdir / f"{config.env.env.replace('/', '-')}__zoo__{seed}"
     loop = RunLoop(Trainer(config), run_dir, config=config, stop=lambda state: state.elapsed >= args.time_limit)
-    state = loop.run().state
+    result = loop.run()
+    if result.interrupted:  # Ctrl-C or SIGTERM ends the comparison, not only this run (which never reached its end)
+        raise Terminated() if result.terminated else KeyboardInterrupt()
+    state = result.state
     final = load_agent(run_dir).score(FINAL_SEEDS)
     return RunOutcome(state.solved, state.elapsed, 0.0, state.env_steps, final)
 
@@ -515,7 +519,8 @@ def main(argv=None, prog: str | None = None) -> int:
     sections = []
     if not args.no_train:
         results = []
-        with tempfile.TemporaryDirectory(prefix="rlfree-zoo-") as tmp:
+        # SIGTERM anywhere (a baseline's run too) stops the comparison as Ctrl-C does: the finished runs stay in --markdown
+        with sigterm_as_interrupt(), tempfile.TemporaryDirectory(prefix="rlfree-zoo-") as tmp:
             for env_id in tasks:
                 target = task_threshold(preset_config(env_id, agents_dir))
                 task = TaskResult(env_id, target)

@@ -1,6 +1,6 @@
 """Weight-agnostic search on free networks against the reference's numbers and a dense walk.
 
-    python scripts/wann_report.py                                  # the README's table (tens of minutes on 2 busy cores)
+    python scripts/wann_report.py                                  # the README's table (about 7 minutes on 2 quiet cores)
     python scripts/wann_report.py --envs CartPole-v1 --scale 0.1   # a quick look
     python scripts/wann_report.py --markdown wann.md --json wann.json
 

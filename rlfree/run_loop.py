@@ -165,6 +165,12 @@ class RunResult:
     interrupted: bool  # by Ctrl-C or SIGTERM
     terminated: bool = False  # by SIGTERM
 
+    def raise_if_interrupted(self) -> None:
+        """For a caller that runs several runs (a study, a report, the zoo): Ctrl-C or SIGTERM during
+        this one ends them all, raised again as the loop caught it (:class:`Terminated` for SIGTERM)."""
+        if self.interrupted:
+            raise Terminated() if self.terminated else KeyboardInterrupt()
+
 
 # -- run folders ---------------------------------------------------------------------------------
 def run_folder_name(config: Config) -> str:

@@ -79,8 +79,7 @@ def train(task: str, seed: int, variant: str) -> dict:
     loop = RunLoop(trainer, Path("unused"), [], config=config, stop=lambda state: state.env_steps >= budget)
     loop.save = lambda *args, **kwargs: None  # time the learning, not the disk
     result = loop.run()
-    if result.interrupted:  # Ctrl-C or SIGTERM ends the report, not only the run
-        raise KeyboardInterrupt
+    result.raise_if_interrupted()  # Ctrl-C or SIGTERM ends the report, not only the run
     state = result.state
     final, _ = trainer.target_check(FINAL_CHECK_GENERATION, trainer.optimiser.state_dict()["centre"])
     trainer.close()

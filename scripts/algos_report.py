@@ -148,8 +148,7 @@ def train(task: str, seed: int, optimiser: str) -> dict:
                    stop=lambda state: state.env_steps >= max_steps or state.elapsed >= max_seconds)
     loop.save = lambda *args, **kwargs: None  # time the learning, not the disk
     result = loop.run()
-    if result.interrupted:  # Ctrl-C or SIGTERM ends the report, not only the run
-        raise KeyboardInterrupt
+    result.raise_if_interrupted()  # Ctrl-C or SIGTERM ends the report, not only the run
     state = result.state
     return {"task": task, "seed": seed, "optimiser": optimiser, "solved": state.solved, "generations": state.generation,
             "env_steps": state.env_steps, "training_steps": counter.steps, "seconds": state.elapsed,

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import sys
 import time
@@ -50,6 +49,7 @@ def run_one(task_name: str, length: int, seed: int, seconds: float, evaluations:
     import torch
 
     torch.set_num_threads(1)
+    from rlfree.atomic_text import write_text_atomically
     from rlfree.commands.fit import fit, task_label
     from rlfree.fit import FitConfig, network_spec, output_map
     from rlfree.sequence_tasks import make_task, mean_prediction_loss
@@ -61,11 +61,9 @@ def run_one(task_name: str, length: int, seed: int, seconds: float, evaluations:
     floor = mean_prediction_loss(task, task.test_set(seed, config.test_size)[1])
     path = Path(out) / f"{task_label(task)}__{seed}.json"
     kept = json.loads(path.read_text())["curves"] if path.exists() else {}  # main checked that its seconds and config match
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"task": task_label(task), "seed": seed, "seconds": seconds, "mean_prediction_loss": floor,
-                               "config": asdict(config), "output_map": asdict(output_map(task, network_spec(task, config))),
-                               "curves": {**kept, **curves}}))
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps({"task": task_label(task), "seed": seed, "seconds": seconds, "mean_prediction_loss": floor,
+                                            "config": asdict(config), "output_map": asdict(output_map(task, network_spec(task, config))),
+                                            "curves": {**kept, **curves}}))
     return f"{task_label(task)} seed {seed}: {time.perf_counter() - start:.0f} s wall for {len(methods)} x {seconds:g} CPU s"
 
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from rlfree.commands import zoo
+from rlfree.run_loop import Terminated
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -149,7 +150,7 @@ def test_stopping_an_rlfree_run_stops_the_zoo_and_keeps_the_finished_runs(tmp_pa
     with pytest.raises(KeyboardInterrupt) as raised:
         zoo.main(["--tasks", "CartPole-v1", "--seeds", "3", "--markdown", str(report)])
     assert len(runs) == 2  # the third seed never started
-    assert isinstance(raised.value, zoo.Terminated) == (stop == "sigterm")
+    assert isinstance(raised.value, Terminated) == (stop == "sigterm")
     assert signal.getsignal(signal.SIGTERM) == handler  # the zoo's own SIGTERM handler is gone again
     text = report.read_text()
     assert "(unfinished: the runs done so far)" in text

@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
 import torch
 
+from rlfree.atomic_text import write_text_atomically
 from rlfree.backprop_baselines import free_network_bptt, torch_recurrent
 from rlfree.cli import ArgumentParser, shown_path, user_errors
 from rlfree.config import ConfigError, check_device, to_toml
@@ -95,9 +95,7 @@ class FitBoard:
 
 def write_json(path: Path, data: dict) -> None:
     """Atomically: a temporary file, then a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(data, indent=1))
 
 
 def fit(task: SequenceTask, methods: list[str], config: FitConfig = FitConfig(), seconds: float = 30.0, seed: int = 0,

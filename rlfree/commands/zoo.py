@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-import os
 import shlex
 import statistics
 import sys
@@ -71,13 +70,14 @@ import torch
 
 from rlfree import shipped
 from rlfree.agent import load_agent
+from rlfree.atomic_text import write_text_atomically
 from rlfree.backend import resolve_env_id
 from rlfree.cli import ArgumentParser
 from rlfree.coevolve import DUEL_ENV_ID
 from rlfree.config import Config, load_toml
 from rlfree.evaluate import episode_limit
 from rlfree.markdown_table import markdown_table
-from rlfree.run_loop import RunLoop, Terminated, sigterm_as_interrupt
+from rlfree.run_loop import RunLoop, sigterm_as_interrupt
 from rlfree.seeding import episode_seeds
 from rlfree.shipped import preset_path
 from rlfree.trainer import TARGET_CHECK_EPISODES, Trainer
@@ -232,8 +232,7 @@ def run_rlfree(env_id: str, agents_dir: Path, seed: int, args, logdir: Path) -> 
     run_dir = logdir / f"{config.env.env.replace('/', '-')}__zoo__{seed}"
     loop = RunLoop(Trainer(config), run_dir, config=config, stop=lambda state: state.elapsed >= args.time_limit)
     result = loop.run()
-    if result.interrupted:  # Ctrl-C or SIGTERM ends the comparison, not only this run (which never reached its end)
-        raise Terminated() if result.terminated else KeyboardInterrupt()
+    result.raise_if_interrupted()  # Ctrl-C or SIGTERM ends the comparison, not only this run
     state = result.state
     final = load_agent(run_dir).score(FINAL_SEEDS)
     return RunOutcome(state.solved, state.elapsed, 0.0, state.env_steps, final)
@@ -556,7 +555,5 @@ def main(argv=None, prog: str | None = None) -> int:
 def write_markdown(path: str, argv: list[str] | None, text: str) -> None:
     """The tables under the command that made them, replacing the file whole (never half-written)."""
     command = "rlfree zoo " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    partial = Path(f"{path}.partial")
-    partial.write_text(f"`{command.strip()}`\n\n{text}\n")
-    os.replace(partial, path)
+    write_text_atomically(path, f"`{command.strip()}`\n\n{text}\n")
 

@@ -166,7 +166,8 @@ class Pruning:
 
 
 def run_trial(task: Task, config: Config, observers: list | None = None, stop: Callable[[], bool] = lambda: False) -> Outcome:
-    """Train ``config`` until solved, out of budget, or ``stop()``; KeyboardInterrupt on Ctrl-C or SIGTERM.
+    """Train ``config`` until solved, out of budget, or ``stop()``; KeyboardInterrupt on Ctrl-C,
+    Terminated (a KeyboardInterrupt) on SIGTERM, so that ``rlfree tune`` exits 130 or 143 as the signal says.
 
     The run folder is temporary: a trial is measured, not kept (the preset written at the end is).
     """
@@ -176,8 +177,7 @@ def run_trial(task: Task, config: Config, observers: list | None = None, stop: C
         loop = RunLoop(trainer, make_run_folder(config), observers, config=config,
                        stop=lambda state: task.used(state) >= task.budget or stop())
         result = loop.run()
-    if result.interrupted:
-        raise KeyboardInterrupt
+    result.raise_if_interrupted()
     state = result.state
     return Outcome(state.solved, task.used(state), state.best_eval, state.generation, state.env_steps, state.elapsed,
                    pruned=not state.solved and task.used(state) < task.budget)

@@ -1,7 +1,6 @@
 """rlfree tune: the search space, a CartPole study whose preset solves CartPole, shared and resumed studies, bad input."""
 
 import math
-import os
 import re
 import signal
 import subprocess
@@ -14,7 +13,8 @@ import pytest
 
 from rlfree.commands import tune as tune_command
 from rlfree.commands import train as train_command
-from rlfree.config import Config, ConfigError, load_toml
+from rlfree.config import Config, load_toml
+from rlfree.run_loop import Terminated
 from rlfree.search_space import DEFAULT_SPACE, Choice, Fixed, Range, SearchSpace, owner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,6 +149,22 @@ def test_unsolved_trials_rank_below_solved_ones_and_by_how_close_they_came():
     assert solved_late.value(task) < close.value(task) < far.value(task)
     assert pruned.value(task) == pytest.approx(2.0 + 445.0)  # charged the whole budget
     assert math.isnan(Outcome(False, 2.0, None, 3, 100, 2.0).value(task))  # no evaluation ran: the trial fails
+
+
+@pytest.mark.parametrize("error", [Terminated, KeyboardInterrupt])
+def test_a_trial_stopped_by_a_signal_raises_what_the_signal_was(error):
+    """SIGTERM inside a trial's run ends rlfree tune with 143, Ctrl-C with 130: the trial passes on which one it was."""
+    from rlfree.tuning import Task, run_trial
+
+    base = Config()
+    base.update(load_toml(REPO / "agents" / "CartPole-v1.toml"), "CartPole-v1.toml")
+
+    def signal_now():
+        raise error()
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        run_trial(Task(base, target=475.0, budget=2.0), base, stop=signal_now)
+    assert type(caught.value) is error
 
 
 # -- studies ------------------------------------------------------------------------------------------

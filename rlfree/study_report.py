@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import math
 import warnings
 from pathlib import Path
 
 import optuna
 
+from rlfree.atomic_text import write_text_atomically
 from rlfree.tuning import Recheck, Task
 
 COLUMNS = ["number", "state", "value", "solved", "used", "best_eval", "generations", "env_steps", "seconds", "worker", "error"]
@@ -26,16 +28,15 @@ def write_trials_csv(path: Path, study: optuna.Study, task: Task) -> None:
     """One row per trial: its state, value, figures and params (a column per searched setting)."""
     trials = study.get_trials(deepcopy=False)
     params = sorted({name for trial in trials for name in trial.params})
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(COLUMNS + params)
-        for trial in trials:
-            row = [trial.number, trial.state.name.lower(), "" if trial.value is None else trial.value]
-            row += [trial.user_attrs.get(name, "") for name in COLUMNS[3:]]
-            row += [trial.params.get(name, "") for name in params]
-            writer.writerow(row)
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(COLUMNS + params)
+    for trial in trials:
+        row = [trial.number, trial.state.name.lower(), "" if trial.value is None else trial.value]
+        row += [trial.user_attrs.get(name, "") for name in COLUMNS[3:]]
+        row += [trial.params.get(name, "") for name in params]
+        writer.writerow(row)
+    write_text_atomically(path, text.getvalue())
 
 
 def importances(study: optuna.Study) -> dict[str, dict[str, float]]:
@@ -136,6 +137,4 @@ def write_report(path: Path, study: optuna.Study, task: Task, rechecks: list[Rec
     style = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 6px;font-size:12px}"
     text = f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(study.study_name)}</title><style>{style}</style></head>\n<body>\n" \
            + "\n".join(body) + "\n</body></html>\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text_atomically(path, text)

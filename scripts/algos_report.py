@@ -47,7 +47,6 @@ changes.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -59,12 +58,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rlfree.atomic_text import write_text_atomically
 from rlfree.config import Config, load_toml
 from rlfree.evaluator import LocalEvaluator
 from rlfree.backend import make_batched_env
 from rlfree.genetic import GeneticAlgorithm
 from rlfree.markdown_table import markdown_table
 from rlfree.policy import Policy
+from rlfree.report_json import load_report_json, save_report_json
 from rlfree.run_loop import RunLoop
 from rlfree.seeding import episode_seeds, weights_generator
 from rlfree.shipped import preset_path
@@ -296,21 +297,17 @@ def main(argv=None) -> int:
     references: list[dict] = []
     loads = []
     if args.from_json:
-        for path in args.from_json:
-            try:
-                saved = json.loads(Path(path).read_text())
-                saved = {"runs": saved} if isinstance(saved, list) else saved
-                results += saved["runs"]
-                references += saved.get("reference", [])
-                loads += saved.get("load", [])
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-                parser.error(f"--from-json {path!r} is not a file this script's --json wrote ({type(err).__name__}: {err})")
+        try:
+            saved = load_report_json(args.from_json, ("runs", "reference", "load"))
+        except ValueError as err:
+            parser.error(str(err))
+        results, references, loads = saved["runs"], saved["reference"], saved["load"]
     else:
         loads.append(os.getloadavg()[0])
 
         def save() -> None:
             if args.json:
-                Path(args.json).write_text(json.dumps({"runs": results, "reference": references, "load": loads}, indent=1))
+                save_report_json(args.json, runs=results, reference=references, load=loads)
 
         for task in tasks:
             for seed in seeds:
@@ -334,7 +331,7 @@ def main(argv=None) -> int:
                                                           if busy else ", nothing else running):"))
     print(text)
     if args.markdown:
-        Path(args.markdown).write_text(text + "\n")
+        write_text_atomically(args.markdown, text + "\n")
     return 0
 
 

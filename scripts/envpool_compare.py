@@ -46,13 +46,13 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.envs.box2d import bipedal_walker
 
+from rlfree.atomic_text import write_text_atomically
 from rlfree.cli import ArgumentParser, user_errors
 from rlfree.config import Config
 from rlfree.errors import UserError
@@ -511,7 +511,7 @@ def main(argv=None) -> int:
     text = "\n".join(out)
     print(text)
     if args.markdown:
-        Path(args.markdown).write_text(text + "\n")
+        write_text_atomically(args.markdown, text + "\n")
     return 0
 
 

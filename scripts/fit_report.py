@@ -37,6 +37,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
+from rlfree.atomic_text import write_text_atomically
+
 TASKS = [("reference", 4), ("memory", 10), ("memory", 50), ("adding", 10), ("adding", 50), ("adding", 100), ("adding", 200)]
 METHODS = ["walk_reference", "walk_smart", "bptt_free", "rnn", "gru", "lstm"]
 COLOURS = {"walk_reference": (214, 39, 40), "walk_smart": (255, 127, 14), "bptt_free": (31, 119, 180), "rnn": (148, 103, 189),
@@ -49,7 +51,6 @@ def run_one(task_name: str, length: int, seed: int, seconds: float, evaluations:
     import torch
 
     torch.set_num_threads(1)
-    from rlfree.atomic_text import write_text_atomically
     from rlfree.commands.fit import fit, task_label
     from rlfree.fit import FitConfig, network_spec, output_map
     from rlfree.sequence_tasks import make_task, mean_prediction_loss
@@ -302,7 +303,7 @@ def main(argv=None) -> int:
     text = tables(runs, args.seconds) + "\n\n" + initial_gradients(seeds)
     print(text)
     if args.markdown:
-        Path(args.markdown).write_text(text + "\n")
+        write_text_atomically(args.markdown, text + "\n")
     if args.plot:
         plot(runs, args.seconds, Path(args.plot))
     return 0

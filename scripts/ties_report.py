@@ -38,6 +38,7 @@ from pathlib import Path
 
 import torch
 
+from rlfree.atomic_text import write_text_atomically
 from rlfree.agent import load_agent
 from rlfree.config import Config, load_toml
 from rlfree.run_loop import RunLoop, RunState, make_run_folder
@@ -212,7 +213,7 @@ def main(argv=None) -> int:
         text = f"`{command.strip()}`\n\n" + "\n".join(rows)
         print(text)
         if args.markdown:
-            Path(args.markdown).write_text(text + "\n")
+            write_text_atomically(args.markdown, text + "\n")
         return 0
     tasks = [task for task in TASKS if args.tasks == task.name] or [task for task in TASKS if args.tasks in task.name]  # a full name: that task only
     if not tasks:
@@ -250,7 +251,7 @@ def main(argv=None) -> int:
                  "by sigma (and the generations with at least one):\n\n" + "\n".join(reach_rows))
     print(text)
     if args.markdown:
-        Path(args.markdown).write_text(text + "\n")
+        write_text_atomically(args.markdown, text + "\n")
     return 0
 
 

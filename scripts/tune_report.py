@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from rlfree.atomic_text import write_text_atomically
 from rlfree.commands.zoo import _median_range, _seconds, _steps, median_time, preset_config, run_rlfree, task_threshold
 from rlfree.markdown_table import markdown_table
 from rlfree.shipped import agents_dir, preset_path
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
     print(f"\nheld-out seeds {seeds[0]}-{seeds[-1]}, time limit {args.time_limit:g} s a run (wall time of training; 2 shared cores)\n")
     print(table)
     if args.markdown:
-        Path(args.markdown).write_text(table + "\n")
+        write_text_atomically(args.markdown, table + "\n")
     return 0
 
 

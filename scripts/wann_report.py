@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 import rlfree.envs  # noqa: F401  registers rlfree/CartPoleSwingUp-v0
+from rlfree.atomic_text import write_text_atomically
 from rlfree.agent import Agent, load_agent
 from rlfree.commands import train as train_command
 from rlfree.markdown_table import markdown_table
@@ -192,9 +193,9 @@ def main(argv=None) -> int:
     table = markdown(results)
     print(table)
     if args.markdown:
-        Path(args.markdown).write_text(table + "\n")
+        write_text_atomically(args.markdown, table + "\n")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        write_text_atomically(args.json, json.dumps(results, indent=2) + "\n")
     return 0
 
 

@@ -1,16 +1,12 @@
 """--reward-shift S: the walk learns from every step's reward less S; everything reported is the env's own."""
 
-import json
-
-import numpy as np
 import pytest
 import torch
 
-from rlfree.agent import load_agent
 from rlfree.commands import train as train_script
 from rlfree.commands import watch as watch_script
 from rlfree.config import Config
-from rlfree.run_loop import RunLoop, RunState, make_run_folder
+from rlfree.run_loop import RunState
 from rlfree.trainer import Trainer
 
 

@@ -48,6 +48,7 @@ from pathlib import Path
 import gymnasium as gym
 import torch
 
+from rlfree.atomic_text import write_text_atomically
 from rlfree.cli import ArgumentParser
 from rlfree.config import Config, ConfigError, check_device, load_toml
 from rlfree.evaluate import evaluate
@@ -487,5 +488,5 @@ def main(argv=None, prog: str | None = None) -> int:
     text = "\n".join(out)
     print(text)
     if args.markdown:
-        Path(args.markdown).write_text(text + "\n")
+        write_text_atomically(args.markdown, text + "\n")
     return 0

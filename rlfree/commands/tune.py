@@ -28,6 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rlfree.atomic_text import write_text_atomically
 from rlfree.cli import ArgumentParser, shown_path, user_errors
 from rlfree.config import Config, ConfigError, load_toml
 from rlfree.shipped import preset_path
@@ -218,9 +219,7 @@ def tune(args: argparse.Namespace, prog: str) -> int:
                f"re-checked on seeds {seeds[0]}-{seeds[-1]}: {'; '.join(o.shown(task) for o in best.outcomes)}.",
                f"Search: rlfree tune --env {args.env} --budget {budget:g} --measure {args.measure}"
                + (f" --space {args.space}" if args.space else "") + (f" --config {args.config}" if args.config else "")]
-    written = out / ".best.toml.tmp"
-    written.write_text(tuning.preset_toml(preset, comment))
-    written.replace(out / "best.toml")  # a user's --config never reads half a file
+    write_text_atomically(out / "best.toml", tuning.preset_toml(preset, comment))  # a user's --config never reads half a file
     write_trials_csv(out / "trials.csv", study, task)
     write_report(out / "report.html", study, task, rechecks, best, preset)
     print(f"\nbest: trial {best.trial} ({'; '.join(o.shown(task) for o in best.outcomes)})")

@@ -106,12 +106,15 @@ class AlgoConfig:
     wann_generations: int = _f(50, "wann: generations of the wiring search; the run's remaining generations tune the best wiring's weights "
                                    "with the walk ([walk] settings), from its best shared weight")
     wann_elites: int = _f(8, "wann: the best genomes kept unchanged (and scored again) each generation")
-    wann_tournament: int = _f(4, "wann: genomes per tournament that picks each child's parent")
+    wann_tournament: int = _f(16, "wann: genomes per tournament that picks each child's parent (the reference's swing-up: 8 of 192, "
+                                  "drawn twice; 16 of 64 took rlfree/CartPoleSwingUp-v0 further than 4 did)")
     wann_prob_moo: float = _f(0.8, "wann: probability that a generation ranks on (mean return, 1 / connections) rather than (mean, max return)")
     wann_add_connection: float = _f(0.5, "wann: probability that a child gains a connection")
     wann_add_node: float = _f(0.25, "wann: probability that a child reroutes a connection through an unused hidden neuron")
     wann_change_activation: float = _f(0.5, "wann: probability that a child's hidden neuron changes its activation")
     wann_init_connection: float = _f(0.5, "wann: probability of each bias/input -> output connection in the first genomes")
+    wann_tune_episodes: int = _f(0, "wann: episodes per member while tuning (0: --episodes, as in the search); tuning a few weights "
+                                    "on one start state a generation chases that start")
     wann_tuner: str = _f("walk", "wann: what tunes the found wiring's existing weights after the search: walk (masked, [walk] settings) "
                                  "or cmaes (over those weights only; cmaes_sigma, cmaes_population)", choices="rlfree.wann:TUNERS")
 
@@ -227,6 +230,7 @@ class Config:
             (a.wann_generations >= 1, f"wann_generations={a.wann_generations} is not accepted: use 1 or more"),
             (1 <= a.wann_elites < a.wann_population, f"wann_elites={a.wann_elites} is not accepted: use 1 to wann_population - 1 ({a.wann_population - 1})"),
             (a.wann_tournament >= 1, f"wann_tournament={a.wann_tournament} is not accepted: use 1 or more"),
+            (a.wann_tune_episodes >= 0, f"wann_tune_episodes={a.wann_tune_episodes} is not accepted: use 1 or more, or 0 for --episodes"),
             (all(0 <= p <= 1 for p in (a.wann_prob_moo, a.wann_add_connection, a.wann_add_node, a.wann_change_activation, a.wann_init_connection)),
              "wann_prob_moo, wann_add_connection, wann_add_node, wann_change_activation and wann_init_connection are probabilities: use 0 to 1"),
             (a.algo != "wann" or not r.init_from,

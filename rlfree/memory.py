@@ -12,6 +12,7 @@ part is checked against its own memory.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 
@@ -64,7 +65,17 @@ def check_memory(config: Config, spec: NetworkSpec, device: torch.device, dtype:
     """ConfigError, before anything large is allocated, when a generation would need more memory
     than the device has (:func:`generation_bytes`; on CUDA, its :func:`host_bytes` are checked
     against this machine's memory and the rest against the GPU's); the message names the largest
-    population that fits."""
+    population that fits. A weight-agnostic run with its own tuning episodes is checked for its
+    tuning generations too: its tuner's rows, each playing ``wann_tune_episodes``."""
+    algo = config.algo
+    if algo.algo == "wann" and algo.wann_tune_episodes:
+        tuning = copy.deepcopy(config)
+        tuning.algo.algo, tuning.run.episodes = algo.wann_tuner, algo.wann_tune_episodes
+        _check_generation(tuning, spec, device, dtype, copy_bytes, f"tuning the wiring (--wann-tune-episodes {algo.wann_tune_episodes}): ")
+    _check_generation(config, spec, device, dtype, copy_bytes, "")
+
+
+def _check_generation(config: Config, spec: NetworkSpec, device: torch.device, dtype: torch.dtype, copy_bytes: int, phase: str) -> None:
     run = config.run
     eval_rows = math.ceil(run.eval_episodes / run.episodes)
     split = device.type == "cuda"
@@ -102,6 +113,6 @@ def check_memory(config: Config, spec: NetworkSpec, device: torch.device, dtype:
     largest = low - low % 2 if mirrored else low
     hint = f"at most {flag} {largest:,} fits with these settings" if largest >= 2 else "use a smaller --hidden (or --episodes, --eval-episodes)"
     raise ConfigError(
-        f"{flag.lstrip('-').replace('-', '_')}={population:,} x episodes={run.episodes} of a network of {spec.n_params:,} weights needs about "
+        f"{phase}{flag.lstrip('-').replace('-', '_')}={population:,} x episodes={run.episodes} of a network of {spec.n_params:,} weights needs about "
         f"{needs(population, part) / 2**30:,.1f} GiB per generation, more than the {limit / 2**30:,.1f} GiB of {where}: {hint}"
     )

@@ -27,6 +27,7 @@ import statistics
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import torch
 
 from rlfree.atomic_text import write_text_atomically
@@ -138,6 +139,7 @@ def tables(results: list[dict], header_line: str) -> str:
             continue
         seeds = ",".join(str(s) for s in sorted({r["seed"] for r in runs}))
         target = task_config(task, 0, {}).run.target
+        target = gym.spec(task).reward_threshold if target is None else target  # a preset without its own: the env's, as training
         lines += [f"**{task}** (the preset stops at {target:g}; budget {budget:,} env steps; seeds {seeds}):", "",
                   markdown_table(HEADER, summary_rows(results, task)), ""]
     return "\n".join(lines)

@@ -44,3 +44,13 @@ def test_a_run_reports_its_final_centre_on_held_out_episodes(tmp_path, monkeypat
     # the table comes back from the saved runs alone
     assert report.main(["--from-json", str(saved)]) == 0
     assert "| without top-b (all 8 pairs) | 0/1 | >3,000 |" in capsys.readouterr().out
+
+
+def test_a_preset_without_its_own_target_is_shown_stopping_at_the_envs_threshold():
+    report = _report()
+    variant = next(iter(report.TASKS["Swimmer-v5"][1]))
+    run = {"task": "Swimmer-v5", "seed": 0, "variant": variant, "solved": False, "generations": 108, "env_steps": 1_501_000,
+           "seconds": 139.0, "best_eval": 360.8, "final": 359.3}
+    text = report.tables([run], "header")
+    assert "**Swimmer-v5** (the preset stops at 360; budget 1,500,000 env steps; seeds 0)" in text
+    assert f"| {variant} | 0/1 | >1,500,000 | - | 361 | 359 |" in text

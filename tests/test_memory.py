@@ -66,3 +66,15 @@ def test_the_memory_that_is_short_is_named_with_the_bytes_it_lacks_and_the_popul
     assert parts(spec, largest, 4096)[part] <= GIB < parts(spec, largest + 2, 4096)[part]
     config.walk.population = largest
     check_memory(config, spec, CUDA, torch.float32, 4096)  # what it names fits
+
+
+def test_a_weight_agnostic_run_is_checked_for_its_tuning_episodes_too(monkeypatch):
+    spec = cartpole_spec()
+    config = Config()
+    config.algo.algo, config.walk.population = "wann", 64  # the search: 64 genomes x 6 shared weights, 1 episode
+    monkeypatch.setattr("rlfree.memory.device_memory", lambda device: (GIB, "this machine's memory"))
+    check_memory(config, spec, torch.device("cpu"), torch.float32, 0)
+    config.algo.wann_tune_episodes = 2**22  # the tuning walk's 64 rows would play millions of episodes each
+    with pytest.raises(ConfigError) as error:
+        check_memory(config, spec, torch.device("cpu"), torch.float32, 0)
+    assert str(error.value).startswith("tuning the wiring (--wann-tune-episodes 4194304): population=64 x episodes=4194304")

@@ -3,6 +3,7 @@ behind the optimiser seam (rlfree.wann), the saved agent, watch --shared-weight,
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 
@@ -262,11 +263,25 @@ def test_watch_plays_a_wann_agent_at_a_shared_weight_and_refuses_it_for_others(w
     assert "--shared-weight nan is not accepted" in capsys.readouterr().err
 
 
-def test_resume_continues_bitwise_identical_across_search_and_tuning(tmp_path):
+def test_tuning_plays_its_own_episodes_per_member_from_its_first_generation(tmp_path):
+    logdir = tmp_path / "runs"
+    assert train_script.main(wann_args(tmp_path, logdir, 4) + ["--wann-tune-episodes", "3"]) == 0
+    run = next(logdir.iterdir())
+    with open(run / "progress.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["episodes_per_member"]) for r in rows] == [2, 2, 3, 3]  # 2 generations of search, then tuning
+    played = np.diff([0] + [int(r["episodes"]) for r in rows]).tolist()
+    # search: 8 genomes x 6 shared weights x 2 episodes + the centre's 2; tuning: the walk's 4 rows x 3 + one row of 3 for the centre
+    assert played == [8 * 6 * 2 + 2, 8 * 6 * 2 + 2, 4 * 3 + 3, 4 * 3 + 3]
+
+
+@pytest.mark.parametrize("tune_episodes", [[], ["--wann-tune-episodes", "3"]])
+@pytest.mark.parametrize("split_at", [1, 3])  # in the search, in the tuning
+def test_resume_continues_bitwise_identical_across_search_and_tuning(tmp_path, tune_episodes, split_at):
     straight = tmp_path / "straight"
-    assert train_script.main(wann_args(tmp_path, straight, 4)) == 0
+    assert train_script.main(wann_args(tmp_path, straight, 4) + tune_episodes) == 0
     split = tmp_path / "split"
-    assert train_script.main(wann_args(tmp_path, split, 1)) == 0
+    assert train_script.main(wann_args(tmp_path, split, split_at) + tune_episodes) == 0
     run = next(split.iterdir())
     assert train_script.main(["--resume", str(run), "-n", "4"]) == 0
     a, b = next(straight.iterdir()) / "checkpoints" / "latest", run / "checkpoints" / "latest"
@@ -282,6 +297,7 @@ def test_resume_continues_bitwise_identical_across_search_and_tuning(tmp_path):
     (["--activation", "per_neuron"], "activation 'per_neuron' is not accepted with algo 'walk'"),
     (["--algo", "wann", "--wann-elites", "16"], "wann_elites=16 is not accepted: use 1 to wann_population - 1 (15)"),
     (["--algo", "wann", "--wann-add-node", "1.5"], "are probabilities"),
+    (["--algo", "wann", "--wann-tune-episodes", "-1"], "wann_tune_episodes=-1 is not accepted: use 1 or more, or 0 for --episodes"),
 ])
 def test_bad_wann_settings_are_one_line_and_nothing_is_written(tmp_path, capsys, flags, words):
     logdir = tmp_path / "runs"

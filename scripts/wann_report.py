@@ -11,8 +11,9 @@ this process, with the settings of :data:`SETTINGS`:
    last centre) plays ``--episodes`` (100) episodes of gymnasium's own env at each of the six
    shared weights: the mean over the six, and the best weight's mean.
 2. the same run resumed (bitwise as if never stopped) through the tuning generations: the
-   mask-respecting walk from that best shared weight. Its best checkpoint (chosen on the run's
-   held-out evaluation episodes, not these) plays the same 100 episodes.
+   mask-respecting walk (or CMA-ES over the existing weights) from that best shared weight, each
+   member playing ``tune_episodes`` episodes where the settings give some. Its best checkpoint
+   (chosen on the run's held-out evaluation episodes, not these) plays the same 100 episodes.
 3. ``--algo walk`` on a dense free network of the same size (the same hidden neurons and ticks,
    tanh everywhere, every weight present) with the walk settings of :data:`SETTINGS`, for its
    ``dense`` generations (its episodes and time are in the table beside the WANN's); its best
@@ -53,10 +54,10 @@ SCORE_SEED = 2**31  # the 100 episodes' seeds: SCORE_SEED + i, outside training'
 # tuner: what tunes the wiring (--wann-tuner); dense: the dense walk's generations (its episodes are
 # reported beside the WANN's: at these sizes the same episodes as search and tuning would take hours).
 SETTINGS = {
-    "rlfree/CartPoleSwingUp-v0": dict(hidden=12, ticks=3, wann_population=64, search=150, tune=400, tuner="cmaes", cmaes_population=24,
+    "rlfree/CartPoleSwingUp-v0": dict(hidden=12, ticks=3, wann_population=64, search=150, tune=400, tune_episodes=8, tuner="cmaes", cmaes_population=24,
                                       cmaes_sigma=0.2, walk_population=64, sigma=0.1, lr=0.05, dense=300, episodes=1, eval_freq=10,
                                       eval_episodes=10),
-    "CartPole-v1": dict(hidden=4, ticks=3, wann_population=32, search=20, tune=20, tuner="walk", cmaes_population=0, cmaes_sigma=0.2,
+    "CartPole-v1": dict(hidden=4, ticks=3, wann_population=32, search=20, tune=20, tune_episodes=0, tuner="walk", cmaes_population=0, cmaes_sigma=0.2,
                         walk_population=32, sigma=0.1, lr=0.05, dense=40, episodes=1, eval_freq=5, eval_episodes=10),
 }
 
@@ -112,7 +113,8 @@ def report_env(env_id: str, s: dict, scale: float, episodes: int, workdir: Path,
     tune = max(1, round(s["tune"] * scale))
     wann_args = common_args(env_id, s, workdir / "wann", seed) + [
         "--algo", "wann", "--wann-population", str(s["wann_population"]), "--wann-generations", str(search),
-        "--wann-tuner", s["tuner"], "--cmaes-population", str(s["cmaes_population"]), "--cmaes-sigma", str(s["cmaes_sigma"])]
+        "--wann-tuner", s["tuner"], "--cmaes-population", str(s["cmaes_population"]), "--cmaes-sigma", str(s["cmaes_sigma"]),
+        "--wann-tune-episodes", str(s["tune_episodes"])]
     run = train(wann_args + ["-n", str(search)])
     searched = progress(run)
     found = load_agent(run / "checkpoints" / "latest")
@@ -131,7 +133,8 @@ def report_env(env_id: str, s: dict, scale: float, episodes: int, workdir: Path,
     dense = load_agent(dense_run)
     dense_returns = score(dense, episodes)
     return {
-        "env": env_id, "tuner": s["tuner"], "search_generations": search, "tune_generations": tune, "episodes_scored": episodes,
+        "env": env_id, "tuner": s["tuner"], "search_generations": search, "tune_generations": tune, "tune_episodes": s["tune_episodes"],
+        "episodes_scored": episodes,
         "by_weight": {str(w): [float(r.mean()), float(r.std())] for w, r in by_weight.items()},
         "mean_over_weights": [float(means.mean()), float(means.std())],
         "best_weight": best_weight, "at_best_weight": [float(by_weight[best_weight].mean()), float(by_weight[best_weight].std())],
@@ -159,7 +162,8 @@ def markdown(results: list[dict]) -> str:
              str(r["connections"]["wann"]), f"{s['elapsed']:.0f} s (search)", f"{s['episodes']:,}"],
             ["", f"WANN at its best shared weight ({r['best_weight']:g})", pm(r["at_best_weight"]), ref.get("best shared weight", "—"),
              str(r["connections"]["wann"]), "(same search)", ""],
-            ["", f"WANN after tuning ({r['tuner']} over its weights, {r['tune_generations']} generations)", pm(r["after_tuning"]),
+            ["", f"WANN after tuning ({r['tuner']} over its weights, {r['tune_generations']} generations"
+                 + (f", {r['tune_episodes']} episodes a member)" if r.get("tune_episodes") else ")"), pm(r["after_tuning"]),
              ref.get("after tuning", "—"), str(r["connections"]["tuned"]), f"{t['elapsed']:.0f} s (search + tuning)", f"{t['episodes']:,}"],
             ["", "dense free network, walk", pm(r["dense"]), ref.get("dense, tuned", "—"), str(r["connections"]["dense"]),
              f"{d['elapsed']:.0f} s", f"{d['episodes']:,}"],

@@ -1,6 +1,6 @@
 """Which of ARS's options matter, per task: the preset against the preset with one option changed.
 
-    python scripts/ablation_report.py                                 # the README's table (about 50 minutes on 2 cores)
+    python scripts/ablation_report.py                                 # seed 0 of the README's table (about 80 minutes on 2 cores)
     python scripts/ablation_report.py --tasks Hopper-v5 --seeds 0,1
     python scripts/ablation_report.py --json ablation.json            # every run's figures, rewritten after each run
     python scripts/ablation_report.py --from-json a.json b.json       # run nothing: the table of saved runs

@@ -53,7 +53,8 @@ SWIMMER_WALK = {"algo": {"algo": "walk"}, "walk": {"population": 16, "sigma": 0.
 SWIMMER_WALK_TOP_B = {**SWIMMER_WALK, "walk": {**SWIMMER_WALK["walk"], "top_directions": 4}}
 
 # task -> (budget in env steps, {variant: overrides}): 1.3x (Hopper-v5) and 1.7x what the preset's seed 0 took;
-# Swimmer-v5 1.4x the steps to its preset's best agent; HalfCheetah-v5 half of the 8.25 M its preset's seed 0 took to 4369
+# Swimmer-v5 1.4x the steps to its preset's best agent; HalfCheetah-v5 half of the 8.25 M its one-episode preset's seed 0 took
+# to 4369 (the README's rows were made with that preset; it plays two episodes a member since)
 TASKS: dict[str, tuple[int, dict[str, dict]]] = {
     "Hopper-v5": (1_500_000, {
         "preset (linear, normalised, top 4 of 8 pairs, reward shift 1)": {},

@@ -15,9 +15,11 @@ no generation shows twice.
 from __future__ import annotations
 
 import csv
+import io
 import dataclasses
 from pathlib import Path
 
+from rlfree.atomic_text import write_text_atomically
 from rlfree.run_loop import RunState
 
 
@@ -51,12 +53,11 @@ def truncate_csv(path: Path, generation: int, fields: list[str]) -> None:
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         rows = [row for row in reader if int(row["generation"]) <= generation]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, restval="", extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields, restval="", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomically(path, text.getvalue())
 
 
 class Board:

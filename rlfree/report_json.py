@@ -21,10 +21,11 @@ def save_report_json(path: str | Path, **lists: list) -> None:
     write_text_atomically(path, json.dumps(lists, indent=1) + "\n")
 
 
-def load_report_json(paths: list[str], names: tuple[str, ...]) -> dict[str, list]:
+def load_report_json(paths: list[str], names: tuple[str, ...], option: str = "--from-json") -> dict[str, list]:
     """The lists ``names`` of every file, merged; ``runs`` must be in each (a bare list is read as the
     runs alone, as the first report files were written), the others default to empty.
-    ValueError, naming the file: a file that is missing, not JSON, or not a report's."""
+    ValueError, naming the file and the ``option`` that gave it: a file that is missing, not JSON, or
+    not a report's."""
     merged: dict[str, list] = {name: [] for name in names}
     for path in paths:
         try:
@@ -38,5 +39,5 @@ def load_report_json(paths: list[str], names: tuple[str, ...]) -> dict[str, list
                     raise TypeError(f"its {name!r} is not a list")
                 merged[name] += value
         except (OSError, ValueError, TypeError) as err:
-            raise ValueError(f"--from-json {path!r} is not a file this script's --json wrote ({type(err).__name__}: {err})") from None
+            raise ValueError(f"{option} {path!r} is not a file this script's --json wrote ({type(err).__name__}: {err})") from None
     return merged

@@ -2,6 +2,7 @@
 and the baselines' zoo entries for the continuous-control tasks with their normalised evaluation."""
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -124,6 +125,95 @@ def test_a_stopped_comparison_keeps_the_runs_it_finished(tmp_path, monkeypatch, 
     assert "(unfinished: the runs done so far)" in text
     row = table_row(text, "CartPole-v1")
     assert row[2] == "1/1" and row[6] == "—"  # rlfree's run is kept; PPO's never finished
+
+
+class CountedRuns:
+    """Stands in for run_rlfree and run_baseline: a quick made-up outcome per run, and which runs were made."""
+
+    def __init__(self, monkeypatch):
+        self.made = []
+        monkeypatch.setattr(zoo, "run_rlfree", lambda env_id, agents_dir, seed, args, logdir: self.run("rlfree", seed))
+        monkeypatch.setattr(zoo, "run_baseline", lambda algo, env_id, target, seed, args: self.run(algo, seed))
+
+    def run(self, algo, seed):
+        self.made.append((algo, seed))
+        return zoo.RunOutcome(True, 10.0 + seed, 0.0, 1000 * (seed + 1), np.full(100, 480.0 + seed))
+
+
+def test_a_comparison_split_over_commands_runs_each_run_once_and_tabulates_them_together(tmp_path, monkeypatch, capsys):
+    runs = CountedRuns(monkeypatch)
+    saved, report = tmp_path / "runs.json", tmp_path / "zoo.md"
+    assert zoo.main(["--tasks", "CartPole-v1", "--seeds", "2", "--json", str(saved)]) == 0
+    assert runs.made == [("rlfree", 0), ("rlfree", 1)]
+    argv = ["--tasks", "CartPole-v1", "--seeds", "3", "--compare", "ARS", "--json", str(saved), "--markdown", str(report)]
+    assert zoo.main(argv) == 0
+    assert runs.made[2:] == [("rlfree", 2), ("ARS", 0), ("ARS", 1), ("ARS", 2)]  # rlfree's seeds 0 and 1 from the file
+    assert "CartPole-v1: rlfree, seed 1: from " in capsys.readouterr().err
+    row = table_row(report.read_text(), "CartPole-v1")
+    assert row[2] == "3/3" and row[3] == "481.0 ± 0.8" and row[4] == "11.0 [10.0–12.0]"  # all three seeds
+    assert zoo.main(argv) == 0 and len(runs.made) == 6  # everything from the file now
+    assert table_row(report.read_text(), "CartPole-v1") == row
+    assert zoo.main(["--tasks", "Acrobot-v1", "--seeds", "1", "--json", str(saved)]) == 0  # another task, same file
+    kept = json.loads(saved.read_text())["runs"]
+    assert len(kept) == 7 and {r["task"] for r in kept} == {"CartPole-v1", "Acrobot-v1"}
+
+
+@pytest.mark.parametrize(
+    "first, second, words",
+    [
+        (["--time-limit", "60"], ["--time-limit", "90"], "--time-limit 60.0 (this command: 90.0)"),
+        (["--compare", "ARS", "--free-evals"], ["--compare", "ARS"], "ARS seed 0 run with --free-evals True (this command: False)"),
+    ],
+)
+def test_a_saved_run_made_under_other_settings_is_refused_in_one_line(tmp_path, monkeypatch, capsys, first, second, words):
+    runs = CountedRuns(monkeypatch)
+    saved = tmp_path / "runs.json"
+    assert zoo.main(["--tasks", "CartPole-v1", "--seeds", "1", "--json", str(saved)] + first) == 0
+    before, made = saved.read_text(), len(runs.made)
+    capsys.readouterr()
+    assert zoo.main(["--tasks", "CartPole-v1", "--seeds", "1", "--json", str(saved)] + second) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and str(saved) in err
+    assert len(runs.made) == made and saved.read_text() == before  # nothing ran, nothing lost
+
+
+def test_an_evaluation_setting_of_the_baselines_does_not_touch_rlfrees_saved_runs(tmp_path, monkeypatch):
+    runs = CountedRuns(monkeypatch)
+    saved = tmp_path / "runs.json"
+    assert zoo.main(["--tasks", "CartPole-v1", "--seeds", "1", "--json", str(saved)]) == 0
+    assert zoo.main(["--tasks", "CartPole-v1", "--seeds", "1", "--compare", "ARS", "--eval-every", "5000",
+                     "--free-evals", "--json", str(saved)]) == 0
+    assert runs.made == [("rlfree", 0), ("ARS", 0)]
+
+
+@pytest.mark.parametrize("text", ["not json", '{"runs": [{"task": "CartPole-v1"}]}', '{"other": 1}'])
+def test_a_json_file_that_is_not_the_zoos_is_one_line_and_left_alone(tmp_path, monkeypatch, capsys, text):
+    runs = CountedRuns(monkeypatch)
+    saved = tmp_path / "runs.json"
+    saved.write_text(text)
+    assert zoo.main(["--tasks", "CartPole-v1", "--seeds", "1", "--json", str(saved)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"--json {str(saved)!r} is not a file" in err and "Traceback" not in err
+    assert runs.made == [] and saved.read_text() == text
+
+
+def test_a_stopped_comparison_resumes_from_its_json_file(tmp_path, monkeypatch):
+    runs = CountedRuns(monkeypatch)
+    saved = tmp_path / "runs.json"
+    made = runs.run
+
+    def stopped_in_the_second_run(algo, seed):
+        if len(runs.made) == 1:
+            raise KeyboardInterrupt
+        return made(algo, seed)
+
+    runs.run = stopped_in_the_second_run
+    with pytest.raises(KeyboardInterrupt):
+        zoo.main(["--tasks", "CartPole-v1", "--seeds", "2", "--json", str(saved)])
+    assert [r["seed"] for r in json.loads(saved.read_text())["runs"]] == [0]
+    runs.run = made
+    assert zoo.main(["--tasks", "CartPole-v1", "--seeds", "2", "--json", str(saved)]) == 0
+    assert runs.made == [("rlfree", 0), ("rlfree", 1)]
 
 
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])

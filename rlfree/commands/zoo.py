@@ -47,6 +47,17 @@ normalisation, budget and all), the same targets and the same evaluation:
 long comparison that is stopped keeps the runs it finished. Ctrl-C or SIGTERM stops the whole
 comparison (exit status 130), in whichever algorithm's run it comes.
 
+``--json FILE`` keeps every finished run (its time, steps and 100 final returns) and resumes from
+it: a run the file already holds is not run again, so a stopped comparison goes on where it
+stopped, and a long one can be split into one command per algorithm with the same file::
+
+    rlfree zoo --tasks HalfCheetah-v5 --seeds 2 --json cheetah.json                  # rlfree
+    rlfree zoo --tasks HalfCheetah-v5 --seeds 2 --compare ARS --json cheetah.json    # ARS; rlfree's from the file
+
+A saved run is reused only under the same settings for its algorithm (``--time-limit`` and
+``--threads``; a baseline's ``--eval-every``, ``--cheap-episodes`` and ``--free-evals`` too);
+otherwise the command stops in one line before anything trains.
+
 Ratios are the baseline's median time over rlfree's (">" when the baseline missed the target on
 more than half of the seeds, so that its median is only a lower bound).
 """
@@ -82,6 +93,7 @@ from rlfree.seeding import episode_seeds
 from rlfree.shipped import preset_path
 from rlfree.trainer import TARGET_CHECK_EPISODES, Trainer
 from rlfree.vector import GymVectorEnv, MissingDependencyError, check_dependencies, has_vector_entry_point
+from rlfree.zoo_runs import RunOutcome, ZooRuns, run_settings
 
 FINAL_SEEDS = [1_500_000_000 + i for i in range(100)]  # rlfree watch's default seeds: held out
 
@@ -151,17 +163,6 @@ ARS_ZOO: dict[str, dict] = {
     "HalfCheetah-v5": dict(n_envs=1, n_timesteps=1.25e7, policy="LinearPolicy", learning_rate=0.02, delta_std=0.03,
                            n_delta=32, n_top=4, alive_bonus_offset=0, normalize=_ARS_OBS_ONLY),
 }
-
-
-@dataclass
-class RunOutcome:
-    """One algorithm, one task, one seed."""
-
-    solved: bool
-    seconds: float  # counted wall time until solved (or until it stopped)
-    eval_seconds: float  # of which (or, with --free-evals, besides which) cheap evaluations of a baseline
-    steps: int
-    final: np.ndarray  # (100,) returns of the final agent on FINAL_SEEDS
 
 
 @dataclass
@@ -472,6 +473,8 @@ def parse_args(argv=None, prog: str | None = None) -> argparse.Namespace:
     parser.add_argument("--reevaluate", action="store_true", help="also score the shipped agents in agents/ over 100 episodes")
     parser.add_argument("--no-train", action="store_true", help="do not retrain (with --reevaluate: only score the shipped agents)")
     parser.add_argument("--markdown", metavar="FILE", help="write the tables, with this command, to FILE")
+    parser.add_argument("--json", metavar="FILE",
+                        help="keep every finished run in FILE; the runs it already holds (same settings) are not run again")
     parser.add_argument("--time-limit", type=float, default=900.0, help="counted seconds per run before it is called unsolved (default: 900)")
     parser.add_argument("--eval-every", type=int, default=2048, help="baselines: training steps between cheap evaluations (default: 2048)")
     parser.add_argument("--cheap-episodes", type=int, default=20, help="baselines: episodes of a cheap evaluation (default: 20)")
@@ -503,6 +506,28 @@ def usage_error(args: argparse.Namespace, tasks: list[str], agents_dir: Path) ->
     return None
 
 
+def saved_runs_error(args: argparse.Namespace, tasks: list[str], algorithms: list[str]) -> tuple[ZooRuns | None, str | None]:
+    """(the runs of --json, what is wrong with them in one line): a file that is not the zoo's, or a run
+    this command would reuse that was made under other settings."""
+    if not args.json:
+        return None, None
+    try:
+        saved = ZooRuns(args.json)
+    except ValueError as err:
+        return None, str(err)
+    for env_id in tasks:
+        for algo in algorithms:
+            for seed in range(args.seeds):
+                conflict = saved.conflict(env_id, algo, seed, settings_of(algo, args))
+                if conflict:
+                    return None, conflict
+    return saved, None
+
+
+def settings_of(algo: str, args: argparse.Namespace) -> dict:
+    return run_settings(algo, args.time_limit, args.threads, args.eval_every, args.cheap_episodes, args.free_evals)
+
+
 def main(argv=None, prog: str | None = None) -> int:
     prog = prog or "rlfree zoo"
     args = parse_args(argv, prog)
@@ -515,6 +540,10 @@ def main(argv=None, prog: str | None = None) -> int:
     # --compare alone: both baselines; --compare PPO: that one (each once, in BASELINES' order)
     baselines = [] if args.compare is None else [b for b in BASELINES if b in args.compare or not args.compare]
     algorithms = ["rlfree"] + baselines
+    saved, error = saved_runs_error(args, tasks, algorithms) if not args.no_train else (None, None)
+    if error is not None:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
     sections = []
     if not args.no_train:
         results = []
@@ -526,13 +555,19 @@ def main(argv=None, prog: str | None = None) -> int:
                 for algo in algorithms:
                     for seed in range(args.seeds):
                         torch.set_num_threads(args.threads)  # the trainer sets its own; the same for all
-                        print(f"{env_id}: {algo}, seed {seed} ...", file=sys.stderr, flush=True)
-                        if algo == "rlfree":
-                            outcome = run_rlfree(env_id, agents_dir, seed, args, Path(tmp))
+                        outcome = saved.get(env_id, algo, seed) if saved else None
+                        if outcome is not None:
+                            print(f"{env_id}: {algo}, seed {seed}: from {args.json}", file=sys.stderr, flush=True)
                         else:
-                            outcome = run_baseline(algo, env_id, target, seed, args)
-                        if outcome is None:
-                            break
+                            print(f"{env_id}: {algo}, seed {seed} ...", file=sys.stderr, flush=True)
+                            if algo == "rlfree":
+                                outcome = run_rlfree(env_id, agents_dir, seed, args, Path(tmp))
+                            else:
+                                outcome = run_baseline(algo, env_id, target, seed, args)
+                            if outcome is None:
+                                break
+                            if saved:
+                                saved.add(env_id, algo, seed, settings_of(algo, args), outcome)
                         task.runs.setdefault(algo, []).append(outcome)
                         status = "solved" if outcome.solved else "not solved"
                         evals = f" (cheap evaluations: {outcome.eval_seconds:.1f} s)" if algo != "rlfree" else ""

@@ -30,6 +30,8 @@ class Optimiser(Protocol):
     generation: int  # generations told so far
     centre: torch.Tensor  # (D,) the current estimate
     sigma: float  # perturbation scale (the walk's sigma, the GA's mutation std, CMA-ES's step size), for the logs
+    # optional: ``episodes: int | None``, the episodes per member an optimiser wants from this generation on
+    # (the weight-agnostic search's tuning), read before each ask(); absent or None: the run's --episodes
 
     def ask(self) -> torch.Tensor:
         """params: (rows, D) to evaluate this generation."""
@@ -73,7 +75,8 @@ def _wann(config: Config, centre: torch.Tensor, seed: int, initial_std: float | 
                                 tournament=a.wann_tournament, prob_moo=a.wann_prob_moo, add_connection=a.wann_add_connection,
                                 add_node=a.wann_add_node, change_activation=a.wann_change_activation,
                                 init_connection=a.wann_init_connection, walk=config.walk, seed=seed, dtype=centre.dtype, device=centre.device,
-                                tuner=a.wann_tuner, cmaes_sigma=a.cmaes_sigma, cmaes_population=a.cmaes_population)
+                                tuner=a.wann_tuner, cmaes_sigma=a.cmaes_sigma, cmaes_population=a.cmaes_population,
+                                tune_episodes=a.wann_tune_episodes)
 
 
 def _cmaes(config: Config, centre: torch.Tensor, seed: int, initial_std: float | None) -> Optimiser:

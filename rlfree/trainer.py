@@ -211,7 +211,7 @@ class Trainer:
     def generation(self, state: RunState) -> Generation:
         """Ask, evaluate (with the centre's evaluation rows when one is due), tell, record."""
         started = time.perf_counter()
-        self._tuning_episodes(state)
+        self._optimiser_episodes(state)
         centre = self.optimiser.centre.clone()  # the centre this generation's evaluation measures
         members = self.optimiser.ask()
         params, seeds = self._with_evaluation_rows(members, centre, state.generation)
@@ -336,14 +336,13 @@ class Trainer:
         return True, (f"centre -> member {best} (return {float(fitness[best]):g} against a median of {median:g}, "
                       f"and above it on all {run.eval_episodes} held-out episodes)"), played.env_steps
 
-    def _tuning_episodes(self, state: RunState) -> None:
-        """From the first tuning generation of a weight-agnostic run on, its members play
-        ``wann_tune_episodes`` each (checked to fit at the start); written into the run's config,
-        as the tie adaptation's episodes are, and set again when a run resumes in its tuning."""
-        algo = self.config.algo
-        tuning = algo.algo == "wann" and algo.wann_tune_episodes and self.optimiser.tuning is not None
-        if tuning and self.config.run.episodes != algo.wann_tune_episodes:
-            self.config.run.episodes = state.config["run"]["episodes"] = algo.wann_tune_episodes
+    def _optimiser_episodes(self, state: RunState) -> None:
+        """The episodes per member an optimiser asks for (the weight-agnostic search's tuning: checked to
+        fit at the start); written into the run's config, as the tie adaptation's episodes are, and
+        set again when a run resumes."""
+        wanted = getattr(self.optimiser, "episodes", None)
+        if wanted and self.config.run.episodes != wanted:
+            self.config.run.episodes = state.config["run"]["episodes"] = int(wanted)
 
     def _more_episodes(self, episodes: float, state: RunState) -> bool:
         """Raise --episodes to ``episodes`` unless a generation would then not fit in memory."""

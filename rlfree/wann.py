@@ -110,7 +110,7 @@ class WeightAgnosticSearch:
     def __init__(self, spec: NetworkSpec, *, population: int, search_generations: int, elites: int, tournament: int,
                  prob_moo: float, add_connection: float, add_node: float, change_activation: float, init_connection: float,
                  walk: WalkConfig, seed: int, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu",
-                 tuner: str = "walk", cmaes_sigma: float = 0.2, cmaes_population: int = 0):
+                 tuner: str = "walk", cmaes_sigma: float = 0.2, cmaes_population: int = 0, tune_episodes: int = 0):
         if not spec.per_neuron:
             raise ValueError("weight-agnostic search needs a per-neuron network (activation per_neuron)")
         if not 1 <= elites < population:
@@ -126,6 +126,7 @@ class WeightAgnosticSearch:
             raise ValueError(f"wann_tuner {tuner!r} is not accepted; use {' or '.join(TUNERS)}")
         self.walk_config = walk
         self.tuner, self.cmaes_sigma, self.cmaes_population = tuner, cmaes_sigma, cmaes_population
+        self.tune_episodes = tune_episodes
         self.seed = seed
         self.dtype, self.device = dtype, torch.device(device)
         self.generation = 0
@@ -141,6 +142,12 @@ class WeightAgnosticSearch:
     @property
     def rows(self) -> int:
         return self.tuning.rows if self.tuning is not None else self.population * len(SHARED_WEIGHTS)
+
+    @property
+    def episodes(self) -> int | None:
+        """Episodes per member this generation, where the search sets them: ``tune_episodes`` while
+        tuning (a few weights, ranked more finely than a wiring needs); None: the run's ``--episodes``."""
+        return self.tune_episodes if self.tuning is not None and self.tune_episodes else None
 
     def member(self, mask: torch.Tensor, codes: torch.Tensor, weight: float) -> torch.Tensor:
         """mask (A, K), codes (A,) at one shared weight -> the flat vector (D,) ``[w * mask, codes]``."""

@@ -15,8 +15,8 @@ no generation shows twice.
 from __future__ import annotations
 
 import csv
-import io
 import dataclasses
+import io
 from pathlib import Path
 
 from rlfree.atomic_text import write_text_atomically

@@ -58,7 +58,9 @@ class ZooRuns:
             for entry in load_report_json([str(self.path)], ("runs",), option="--json")["runs"]:
                 try:
                     key = (str(entry["task"]), str(entry["algorithm"]), int(entry["seed"]))
-                    _outcome(entry), dict(entry["settings"])  # every field there and readable
+                    _outcome(entry)  # every field of the outcome there and readable
+                    if not isinstance(entry["settings"], dict):
+                        raise TypeError("its 'settings' are not a table")
                 except (KeyError, TypeError, ValueError) as err:
                     raise ValueError(f"--json {str(self.path)!r} is not a file rlfree zoo wrote "
                                      f"(one of its runs: {type(err).__name__}: {err})") from None

@@ -555,7 +555,7 @@ def main(argv=None, prog: str | None = None) -> int:
                 for algo in algorithms:
                     for seed in range(args.seeds):
                         torch.set_num_threads(args.threads)  # the trainer sets its own; the same for all
-                        outcome = saved.get(env_id, algo, seed) if saved else None
+                        outcome = saved.get(env_id, algo, seed) if saved is not None else None
                         if outcome is not None:
                             print(f"{env_id}: {algo}, seed {seed}: from {args.json}", file=sys.stderr, flush=True)
                         else:
@@ -566,7 +566,7 @@ def main(argv=None, prog: str | None = None) -> int:
                                 outcome = run_baseline(algo, env_id, target, seed, args)
                             if outcome is None:
                                 break
-                            if saved:
+                            if saved is not None:
                                 saved.add(env_id, algo, seed, settings_of(algo, args), outcome)
                         task.runs.setdefault(algo, []).append(outcome)
                         status = "solved" if outcome.solved else "not solved"

@@ -6,12 +6,14 @@ command per algorithm: the zoo rewrites it, whole and atomically, after every ru
 command with the same file runs only what the file does not already hold.
 
 A run is reused only where it was made with this command's settings for its algorithm (its time
-limit and threads; a baseline's evaluation settings too), so that every row of a table was timed
-under the same rules; a run made under other settings is refused in one line, never mixed in.
+limit, threads and the task's threshold; rlfree's preset file, by its sha256; a baseline's
+evaluation settings), so that every row of a table was trained and timed under the same rules; a
+run made under other settings, or from a preset edited since, is refused in one line, never mixed in.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,16 +35,20 @@ class RunOutcome:
 
 
 def run_settings(algorithm: str, time_limit: float, threads: int, eval_every: int, cheap_episodes: int,
-                 free_evals: bool) -> dict:
-    """The command's settings that shape a run of ``algorithm``: rlfree's ignore the baselines' evaluation."""
-    settings = {"time_limit": float(time_limit), "threads": int(threads)}
-    if algorithm != "rlfree":
+                 free_evals: bool, target: float, preset: Path) -> dict:
+    """The command's settings that shape a run of ``algorithm`` on a task whose threshold is
+    ``target``: rlfree's also name its ``preset`` file by content and ignore the baselines' evaluation."""
+    settings = {"time_limit": float(time_limit), "threads": int(threads), "target": float(target)}
+    if algorithm == "rlfree":
+        settings["preset_sha256"] = hashlib.sha256(Path(preset).read_bytes()).hexdigest()[:16]
+    else:
         settings.update(eval_every=int(eval_every), cheap_episodes=int(cheap_episodes), free_evals=bool(free_evals))
     return settings
 
 
 _FLAGS = {"time_limit": "--time-limit", "threads": "--threads", "eval_every": "--eval-every",
-          "cheap_episodes": "--cheap-episodes", "free_evals": "--free-evals"}
+          "cheap_episodes": "--cheap-episodes", "free_evals": "--free-evals", "target": "threshold",
+          "preset_sha256": "a preset of sha256"}
 
 
 class ZooRuns:

@@ -177,6 +177,23 @@ def test_a_saved_run_made_under_other_settings_is_refused_in_one_line(tmp_path, 
     assert len(runs.made) == made and saved.read_text() == before  # nothing ran, nothing lost
 
 
+def test_a_saved_run_of_a_preset_edited_since_is_refused(tmp_path, monkeypatch, capsys):
+    runs = CountedRuns(monkeypatch)
+    agents, saved = tmp_path / "agents", tmp_path / "runs.json"
+    agents.mkdir()
+    preset = agents / "CartPole-v1.toml"
+    preset.write_text((Path(__file__).parents[1] / "agents" / "CartPole-v1.toml").read_text())
+    monkeypatch.setenv("RLFREE_AGENTS", str(agents))
+    assert zoo.main(["--tasks", "CartPole-v1", "--seeds", "1", "--compare", "ARS", "--json", str(saved)]) == 0
+    preset.write_text(preset.read_text().replace("sigma = 0.2", "sigma = 0.1"))  # edited after the run
+    before = saved.read_text()
+    capsys.readouterr()
+    assert zoo.main(["--tasks", "CartPole-v1", "--seeds", "1", "--json", str(saved)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "rlfree seed 0 run with a preset of sha256" in err
+    assert runs.made == [("rlfree", 0), ("ARS", 0)] and saved.read_text() == before
+
+
 def test_an_evaluation_setting_of_the_baselines_does_not_touch_rlfrees_saved_runs(tmp_path, monkeypatch):
     runs = CountedRuns(monkeypatch)
     saved = tmp_path / "runs.json"

@@ -506,7 +506,8 @@ def usage_error(args: argparse.Namespace, tasks: list[str], agents_dir: Path) ->
     return None
 
 
-def saved_runs_error(args: argparse.Namespace, tasks: list[str], algorithms: list[str]) -> tuple[ZooRuns | None, str | None]:
+def saved_runs_error(args: argparse.Namespace, tasks: list[str], algorithms: list[str],
+                     agents_dir: Path) -> tuple[ZooRuns | None, str | None]:
     """(the runs of --json, what is wrong with them in one line): a file that is not the zoo's, or a run
     this command would reuse that was made under other settings."""
     if not args.json:
@@ -518,14 +519,16 @@ def saved_runs_error(args: argparse.Namespace, tasks: list[str], algorithms: lis
     for env_id in tasks:
         for algo in algorithms:
             for seed in range(args.seeds):
-                conflict = saved.conflict(env_id, algo, seed, settings_of(algo, args))
+                conflict = saved.conflict(env_id, algo, seed, settings_of(algo, env_id, agents_dir, args))
                 if conflict:
                     return None, conflict
     return saved, None
 
 
-def settings_of(algo: str, args: argparse.Namespace) -> dict:
-    return run_settings(algo, args.time_limit, args.threads, args.eval_every, args.cheap_episodes, args.free_evals)
+def settings_of(algo: str, env_id: str, agents_dir: Path, args: argparse.Namespace) -> dict:
+    """What a saved run of ``algo`` on ``env_id`` must have been made with to stand in this command's table."""
+    return run_settings(algo, args.time_limit, args.threads, args.eval_every, args.cheap_episodes, args.free_evals,
+                        task_threshold(preset_config(env_id, agents_dir)), preset_path(env_id, agents_dir))
 
 
 def main(argv=None, prog: str | None = None) -> int:
@@ -540,7 +543,7 @@ def main(argv=None, prog: str | None = None) -> int:
     # --compare alone: both baselines; --compare PPO: that one (each once, in BASELINES' order)
     baselines = [] if args.compare is None else [b for b in BASELINES if b in args.compare or not args.compare]
     algorithms = ["rlfree"] + baselines
-    saved, error = saved_runs_error(args, tasks, algorithms) if not args.no_train else (None, None)
+    saved, error = saved_runs_error(args, tasks, algorithms, agents_dir) if not args.no_train else (None, None)
     if error is not None:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
@@ -567,7 +570,7 @@ def main(argv=None, prog: str | None = None) -> int:
                             if outcome is None:
                                 break
                             if saved is not None:
-                                saved.add(env_id, algo, seed, settings_of(algo, args), outcome)
+                                saved.add(env_id, algo, seed, settings_of(algo, env_id, agents_dir, args), outcome)
                         task.runs.setdefault(algo, []).append(outcome)
                         status = "solved" if outcome.solved else "not solved"
                         evals = f" (cheap evaluations: {outcome.eval_seconds:.1f} s)" if algo != "rlfree" else ""

@@ -141,6 +141,9 @@ class WalkConfig:
     reward_shift: float = _f(0.0, "subtracted from every step's reward of the walk's own episodes, for training only (ARS: 1 for Hopper, "
                                   "Walker2d and Ant, 5 for Humanoid, removing the survival bonus); the centre's evaluations, target "
                                   "checks, every reported score and watch use the env's own reward")
+    action_cost: float = _f(0.0, "training only: every step's reward of the walk's own episodes less this times the sum of |action| "
+                                 "over a Box action's dimensions, a control cost (BipedalWalker's own: 0.028); evaluations, target "
+                                 "checks, every reported score and watch use the env's own reward; 0: none")
 
 
 @dataclass
@@ -262,6 +265,7 @@ class Config:
             (w.weight_decay >= 0, f"weight_decay={w.weight_decay} is not accepted: use 0 or more"),
             (0 < w.sigma_decay <= 1, f"sigma_decay={w.sigma_decay} is not accepted: use 0 < sigma_decay <= 1"),
             (w.sigma_min >= 0, f"sigma_min={w.sigma_min} is not accepted: use 0 or more"),
+            (0 <= w.action_cost < math.inf, f"action_cost={w.action_cost} is not accepted: use 0 (none) or a finite cost above 0"),
             (r.generations >= 1, f"generations={r.generations} is not accepted: use 1 or more"),
             (r.episodes >= 1, f"episodes={r.episodes} is not accepted: use 1 or more"),
             (r.horizon >= 0, f"horizon={r.horizon} is not accepted: use 0 (the env's time limit) or more steps"),

@@ -78,6 +78,7 @@ class Rollout:
     obs_stats: RunningStats | None = None  # per member (P sets): the observations its network was fed; with a normalising policy only
     bytes_sent: int | None = None  # what an evaluator that sends work elsewhere sent for it (rlfree.ray_evaluator); None: ran here
     bytes_received: int | None = None  # and what came back
+    action_l1: torch.Tensor | None = None  # (P, E) float: the sum over the episode's steps of sum |action| (a Box action), when asked for
 
     @property
     def env_steps(self) -> int:
@@ -86,7 +87,7 @@ class Rollout:
 
 def evaluate(
     policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor, max_steps: int | None = None,
-    on_progress: Callable[[StepProgress], None] | None = None,
+    on_progress: Callable[[StepProgress], None] | None = None, action_l1: bool = False,
 ) -> Rollout:
     """Run every member of ``params`` on its episode seeds.
 
@@ -95,6 +96,8 @@ def evaluate(
     held-out seeds in the same batch as the population). ``env.num_envs`` must be P * E.
     ``max_steps`` cuts every episode after that many steps (default: :func:`episode_limit`).
     ``on_progress`` is called about every REPORT_EVERY seconds while the loop runs.
+    ``action_l1`` (a Box action only) also adds up sum |action| over each episode's steps, for a
+    control cost in the walk's training returns (``[walk] action_cost``).
     Returns a :class:`Rollout` with returns and lengths of shape (P, E), and the count of
     episodes ended by a non-finite network (their returns are NaN).
 
@@ -109,9 +112,13 @@ def evaluate(
     # that callers get ordinary tensors they may update in place.
     with torch.inference_mode():
         sums = normalizer.sums(env.num_envs, params.device) if normalizer is not None else None
-        returns, lengths, finite = _rollout(policy, params, env, seeds, max_steps, on_progress, sums)
+        if action_l1 and not isinstance(env.action_space, spaces.Box):
+            raise ValueError(f"a control cost needs a Box action; this env's is {env.action_space}")
+        l1 = torch.zeros(env.num_envs, dtype=torch.float64, device=params.device) if action_l1 else None
+        returns, lengths, finite = _rollout(policy, params, env, seeds, max_steps, on_progress, sums, l1)
     obs_stats = sums.per_row(*returns.shape) if sums is not None else None
-    return Rollout(returns.clone(), lengths.clone(), int((~finite).sum()), obs_stats)
+    l1 = None if l1 is None else l1.reshape(returns.shape).clone()
+    return Rollout(returns.clone(), lengths.clone(), int((~finite).sum()), obs_stats, action_l1=l1)
 
 
 def harmless_action(space: gym.Space, dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
@@ -125,10 +132,11 @@ def harmless_action(space: gym.Space, dtype: torch.dtype, device: torch.device) 
 def _rollout(
     policy: Policy, params: torch.Tensor, env: BatchedEnv, seeds: torch.Tensor, max_steps: int | None,
     on_progress: Callable[[StepProgress], None] | None = None, sums: ObservationSums | None = None,
+    action_l1: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The step loop of :func:`evaluate`: returns and lengths, (P, E) each, and finite (P * E,)
     bool: the copies whose network stayed finite. ``sums`` adds up the observations fed to
-    the copies still running."""
+    the copies still running; ``action_l1`` (P * E,) float64, sum |action| of their actions."""
     population, episodes = params.shape[0], seeds.shape[-1]
     if seeds.ndim == 1:
         seeds = seeds.expand(population, episodes)
@@ -165,6 +173,8 @@ def _rollout(
             running &= finite
             if fallback is not None:
                 actions = torch.where(finite.reshape(-1, *(1,) * (actions.ndim - 1)), actions, fallback)
+        if action_l1 is not None:  # the actions the env is given (a broken copy's fallback included), while running
+            action_l1 += torch.where(running, actions.reshape(env.num_envs, -1).abs().sum(dim=1).to(torch.float64), 0.0)
         obs, reward, terminated, truncated = env.step(actions)
         # where(), not multiplication, so a NaN reward after an episode ended cannot leak in
         returns += torch.where(running, reward.to(returns.dtype), 0.0)

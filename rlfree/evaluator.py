@@ -16,6 +16,8 @@ sends blocks of rows to Ray actors (:data:`EXECUTORS` names the two). Both keep 
 - ``rows``, when given, are the same params as integers (:class:`rlfree.seeded_rows.SeededRows`),
   which an evaluator that sends work elsewhere sends instead of the weights; one that runs the
   episodes here ignores them;
+- an evaluator made with ``action_l1`` also fills ``Rollout.action_l1`` (P, E): sum |action| over
+  each episode's steps, for a control cost in the training returns (``[walk] action_cost``);
 - ``on_progress``, when given, hears where a long evaluation stands
   (:class:`rlfree.evaluate.StepProgress`); an evaluator may report less often, or not at all;
 - ``close()`` releases what the evaluator holds (worker processes, windows); it may be called
@@ -54,12 +56,15 @@ class LocalEvaluator:
     ``make_env(num_envs)`` builds a batched env, for example
     ``functools.partial(rlfree.backend.make_batched_env, env_id, backend="torch", device=...)``.
     ``envs`` hands over envs built already (a trainer builds one to read the spaces); they are
-    kept under their ``num_envs`` and closed with the rest.
+    kept under their ``num_envs`` and closed with the rest. ``action_l1``: also add up each
+    episode's sum |action| (``Rollout.action_l1``).
     """
 
-    def __init__(self, policy: Policy, make_env: Callable[[int], BatchedEnv], envs: Iterable[BatchedEnv] = ()):
+    def __init__(self, policy: Policy, make_env: Callable[[int], BatchedEnv], envs: Iterable[BatchedEnv] = (),
+                 action_l1: bool = False):
         self.policy = policy
         self.make_env = make_env
+        self.action_l1 = action_l1
         self._envs: dict[int, BatchedEnv] = {env.num_envs: env for env in envs}
 
     def env(self, num_envs: int) -> BatchedEnv:
@@ -73,7 +78,7 @@ class LocalEvaluator:
         """params: (P, D), seeds: (E,) or (P, E) int64 -> Rollout with returns, lengths (P, E);
         ``rows`` is not needed: the params are here already."""
         env = self.env(params.shape[0] * seeds.shape[-1])
-        return evaluate(self.policy, params, env, seeds, max_steps, on_progress)
+        return evaluate(self.policy, params, env, seeds, max_steps, on_progress, action_l1=self.action_l1)
 
     def close(self) -> None:
         envs, self._envs = list(self._envs.values()), {}

@@ -87,7 +87,7 @@ def _cmaes(config: Config, centre: torch.Tensor, seed: int, initial_std: float |
 # name -> factory(config, centre (D,), seed, initial_std: the std the initial weights were drawn with, None for a trained centre)
 ALGOS = {"walk": _walk, "ga": _ga, "cmaes": _cmaes, "wann": _wann}
 
-# Settings of [walk] that only the walk carries out (reward_shift is the trainer's, for every algo).
+# Settings of [walk] that only the walk carries out (reward_shift and action_cost are the trainer's, for every algo).
 WALK_ONLY = ("population", "sigma", "lr", "variant", "mirrored", "shaping", "top_directions", "optimizer", "momentum",
              "weight_decay", "sigma_decay", "sigma_min")
 

@@ -150,14 +150,15 @@ class Broadcast:
 class BlockWorker:
     """A Ray actor: plays blocks of a generation's rows in batched envs it builds once per block size."""
 
-    def __init__(self, policy: Policy, make_env: Callable[..., BatchedEnv], device: str, env_as_given: str, threads: int):
+    def __init__(self, policy: Policy, make_env: Callable[..., BatchedEnv], device: str, env_as_given: str, threads: int,
+                 action_l1: bool = False):
         from rlfree.backend import resolve_env_id
 
         if threads:
             torch.set_num_threads(threads)  # as the driver does (rlfree.backend.torch_settings)
         resolve_env_id(env_as_given)  # imports a 'my_pkg:MyEnv-v0' package and registers rlfree's envs in this process
         self.device = torch.device(device)
-        self.evaluator = LocalEvaluator(policy, functools.partial(make_env, device=self.device))
+        self.evaluator = LocalEvaluator(policy, functools.partial(make_env, device=self.device), action_l1=action_l1)
         self._noise: tuple[tuple, torch.Tensor] | None = None  # (key, eps) of the generation last seen
 
     def where(self) -> tuple[str, int]:
@@ -171,7 +172,8 @@ class BlockWorker:
 
         work: the generation's rows without their centre (``shared.centre``), or the block's
         weights (B, D). Returns (returns (B, E), lengths (B, E) int64, non-finite count,
-        observation statistics (count (B,), mean (B, I), m2 (B, I)) or None), numpy.
+        observation statistics (count (B,), mean (B, I), m2 (B, I)) or None, sum |action| (B, E)
+        or None), numpy.
         """
         policy, device = self.evaluator.policy, self.device
         policy.normalizer = None if shared.normalizer is None else Normalizer(*shared.normalizer)
@@ -186,7 +188,8 @@ class BlockWorker:
         rollout = self.evaluator.evaluate(params, torch.from_numpy(seeds), max_steps)
         stats = rollout.obs_stats
         return (rollout.returns.cpu().numpy(), rollout.lengths.cpu().numpy(), rollout.nonfinite_actions,
-                None if stats is None else (stats.count, stats.mean, stats.m2))
+                None if stats is None else (stats.count, stats.mean, stats.m2),
+                None if rollout.action_l1 is None else rollout.action_l1.cpu().numpy())
 
     def close(self) -> None:
         self.evaluator.close()
@@ -202,10 +205,11 @@ class RayEvaluator:
 
     ``make_env(num_envs)`` is the batched env factory a LocalEvaluator would get (a picklable
     ``functools.partial`` of :func:`rlfree.backend.make_batched_env`); ``env`` the run's [env]
-    settings (executor ray: address, actors, block size, device, threads).
+    settings (executor ray: address, actors, block size, device, threads); ``action_l1``: the
+    actors also add up each episode's sum |action| (``Rollout.action_l1``).
     """
 
-    def __init__(self, policy: Policy, make_env: functools.partial, env: EnvConfig):
+    def __init__(self, policy: Policy, make_env: functools.partial, env: EnvConfig, action_l1: bool = False):
         self.policy = policy
         self.block_rows = env.ray_block_rows
         self.address = env.ray_address
@@ -219,7 +223,7 @@ class RayEvaluator:
             # an actor's device is the GPU share Ray gives it (cuda:0 in its own numbering), or the CPU
             device = "cuda" if plan.gpus_each else "cpu"
             actor = ray.remote(BlockWorker).options(num_cpus=1, num_gpus=plan.gpus_each, max_restarts=-1, max_task_retries=0)
-            self.actors = [actor.remote(policy, make_env, device, env.env, env.threads) for _ in range(plan.actors)]
+            self.actors = [actor.remote(policy, make_env, device, env.env, env.threads, action_l1) for _ in range(plan.actors)]
             self.places = ray.get([a.where.remote() for a in self.actors])  # every actor built: a bad env fails here, once
         except BaseException:
             self.close()
@@ -294,10 +298,11 @@ class RayEvaluator:
             idle.append(actor)
         self.restarting = {ref: actor for ref, (index, actor) in running.items() if index is None}
         received = sum(payload_bytes(result) for result in results)
-        returns, lengths, nonfinite, stats = zip(*results)
+        returns, lengths, nonfinite, stats, l1 = zip(*results)
         obs_stats = None if stats[0] is None else RunningStats(*(np.concatenate(part) for part in zip(*stats)))
+        action_l1 = None if l1[0] is None else torch.from_numpy(np.concatenate(l1)).to(params.device)
         return Rollout(torch.from_numpy(np.concatenate(returns)).to(params.device), torch.from_numpy(np.concatenate(lengths)).to(params.device),
-                       int(sum(nonfinite)), obs_stats, bytes_sent=sent, bytes_received=received)
+                       int(sum(nonfinite)), obs_stats, bytes_sent=sent, bytes_received=received, action_l1=action_l1)
 
     def close(self) -> None:
         if "ray" not in sys.modules:

@@ -162,6 +162,9 @@ class Trainer:
         try:
             # the id as given ('my_pkg:MyEnv-v0' included), so that loading the agent imports its package
             self.policy = Policy.from_config(env.env, probe.observation_space, probe.action_space, net, env.env_kwargs)
+            if config.walk.action_cost and not isinstance(probe.action_space, gym.spaces.Box):
+                raise ConfigError(f"action_cost={config.walk.action_cost} is not accepted for {self.env_id}: its actions "
+                                  f"({probe.action_space}) are not a Box; leave --action-cost out")
         finally:
             probe.close()
         check_memory(config, self.policy.spec, self.device, self.dtype, GYM_COPY_BYTES if self.backend == "gym" else 0)
@@ -170,9 +173,9 @@ class Trainer:
         if env.executor == "ray":
             from rlfree.ray_evaluator import RayEvaluator  # imports Ray, an optional extra
 
-            self.evaluator = RayEvaluator(self.policy, make_env, env)
+            self.evaluator = RayEvaluator(self.policy, make_env, env, action_l1=config.walk.action_cost > 0)
         else:
-            self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)])
+            self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)], action_l1=config.walk.action_cost > 0)
         if start is not None:
             centre = start.centre.to(self.dtype).to(self.device)
         else:
@@ -272,14 +275,18 @@ class Trainer:
         self.policy.normalizer = Normalizer.from_stats(self.obs_stats)  # the evaluators share this policy
 
     def _training_returns(self, rollout: Rollout, members: int) -> tuple[torch.Tensor, ...]:
-        """The walk's arguments: (returns (members, E)) or, with --reward-shift S, (returns minus
-        S per step, the env's own returns for the figures). R - S * length is the shifted return
-        of an episode, as every step's reward minus S adds up to it."""
+        """The walk's arguments: (returns (members, E)) or, with --reward-shift S or --action-cost C,
+        (the training returns, the env's own returns for the figures). R - S * length - C * L1 is
+        the training return of an episode whose actions' absolute values add up to L1, as every
+        step's reward minus S minus C * sum |action| adds up to it."""
         returns = rollout.returns[:members]
-        shift = self.config.walk.reward_shift
-        if not shift:
+        shift, cost = self.config.walk.reward_shift, self.config.walk.action_cost
+        if not shift and not cost:
             return (returns,)
-        return returns - shift * rollout.lengths[:members].to(returns.dtype), returns
+        training = returns - shift * rollout.lengths[:members].to(returns.dtype)
+        if cost:
+            training = training - cost * rollout.action_l1[:members].to(returns.dtype)
+        return training, returns
 
     def _adapt_to_ties(self, stats: dict, rollout: Rollout, members: torch.Tensor, state: RunState) -> tuple[list[str], str, int]:
         """When the members' returns tie (:mod:`rlfree.ties`): widen sigma, move the centre to a

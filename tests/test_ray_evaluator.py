@@ -141,7 +141,8 @@ def generations(config: Config, count: int, on_trainer=None) -> tuple[list, torc
 
 @pytest.mark.parametrize("setting", [
     {"env": {"env": "CartPole-v1"}},  # the twin
-    {"env": {"env": "Pendulum-v1", "backend": "gym", "dtype": "float64"}, "network": {"normalize_obs": True}},  # gymnasium copies
+    # gymnasium copies, with the sums of |action| that a control cost takes from every episode
+    {"env": {"env": "Pendulum-v1", "backend": "gym", "dtype": "float64"}, "network": {"normalize_obs": True}, "walk": {"action_cost": 0.5}},
     # the weight-agnostic search (its genomes travel as weights and activation codes), then a generation of its tuning walk
     {"env": {"env": "CartPole-v1"}, "network": {"activation": "per_neuron", "hidden": 3},
      "algo": {"algo": "wann", "wann_population": 8, "wann_elites": 2, "wann_generations": 2}},
@@ -152,6 +153,8 @@ def test_a_ray_run_gives_the_local_runs_returns_and_centre_bitwise(ray_instance,
     for mine, theirs in zip(ray_rollouts, local_rollouts):
         assert torch.equal(mine.returns, theirs.returns) and torch.equal(mine.lengths, theirs.lengths)
         assert mine.bytes_sent > 0 and theirs.bytes_sent is None
+        assert (mine.action_l1 is None) == (theirs.action_l1 is None) == ("walk" not in setting)
+        assert mine.action_l1 is None or torch.equal(mine.action_l1, theirs.action_l1)
     assert torch.equal(ray_centre, local_centre)
     assert not torch.equal(local_centre, local.first_centre)  # the walk moved: the check has teeth
     if local.obs_stats is not None:

@@ -159,6 +159,7 @@ DUEL_REFUSES = {
     "network.feed_forward": "the duel's networks keep every column of W",
     "network.normalize_obs": "the duel's trainer keeps no observation statistics",
     "walk.reward_shift": "the duel's walks learn from the game's own rewards",
+    "walk.action_cost": "the duel's walks learn from the game's own rewards",
     "env.executor": "the duel's games run in this process",
     "algo.algo": "each side of the duel trains with its own walk",
     "run.init_from": "the duel starts both sides from random weights",

@@ -114,7 +114,9 @@ def evaluate(
         sums = normalizer.sums(env.num_envs, params.device) if normalizer is not None else None
         if action_l1 and not isinstance(env.action_space, spaces.Box):
             raise ValueError(f"a control cost needs a Box action; this env's is {env.action_space}")
-        l1 = torch.zeros(env.num_envs, dtype=torch.float64, device=params.device) if action_l1 else None
+        # float64 where the device has it (MPS has not): the sum runs over thousands of steps
+        l1_dtype = params.dtype if params.device.type == "mps" else torch.float64
+        l1 = torch.zeros(env.num_envs, dtype=l1_dtype, device=params.device) if action_l1 else None
         returns, lengths, finite = _rollout(policy, params, env, seeds, max_steps, on_progress, sums, l1)
     obs_stats = sums.per_row(*returns.shape) if sums is not None else None
     l1 = None if l1 is None else l1.reshape(returns.shape).clone()
@@ -136,7 +138,7 @@ def _rollout(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The step loop of :func:`evaluate`: returns and lengths, (P, E) each, and finite (P * E,)
     bool: the copies whose network stayed finite. ``sums`` adds up the observations fed to
-    the copies still running; ``action_l1`` (P * E,) float64, sum |action| of their actions."""
+    the copies still running; ``action_l1`` (P * E,), sum |action| of their actions."""
     population, episodes = params.shape[0], seeds.shape[-1]
     if seeds.ndim == 1:
         seeds = seeds.expand(population, episodes)
@@ -174,7 +176,7 @@ def _rollout(
             if fallback is not None:
                 actions = torch.where(finite.reshape(-1, *(1,) * (actions.ndim - 1)), actions, fallback)
         if action_l1 is not None:  # the actions the env is given (a broken copy's fallback included), while running
-            action_l1 += torch.where(running, actions.reshape(env.num_envs, -1).abs().sum(dim=1).to(torch.float64), 0.0)
+            action_l1 += torch.where(running, actions.reshape(env.num_envs, -1).abs().sum(dim=1).to(action_l1.dtype), 0.0)
         obs, reward, terminated, truncated = env.step(actions)
         # where(), not multiplication, so a NaN reward after an episode ended cannot leak in
         returns += torch.where(running, reward.to(returns.dtype), 0.0)

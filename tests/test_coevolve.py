@@ -73,8 +73,8 @@ def test_cat_fitness_is_minus_the_mouse_return(tmp_path, monkeypatch):
     seen = {}
     rollout_of = evaluator_module.evaluate
 
-    def recording_evaluate(policy, params, env, seeds, max_steps=None, on_progress=None):
-        rollout = rollout_of(policy, params, env, seeds, max_steps, on_progress)
+    def recording_evaluate(policy, params, env, seeds, max_steps=None, on_progress=None, **options):
+        rollout = rollout_of(policy, params, env, seeds, max_steps, on_progress, **options)
         seen.setdefault("rollout", rollout)
         return rollout
 

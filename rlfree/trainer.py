@@ -170,12 +170,13 @@ class Trainer:
         check_memory(config, self.policy.spec, self.device, self.dtype, GYM_COPY_BYTES if self.backend == "gym" else 0)
         start = warm_start(run.init_from, self.policy) if run.init_from else None  # before any worker process starts
         rows = generation_size(config, self.policy.spec.n_params)[0]
+        sums_actions = config.walk.action_cost > 0  # only a control cost needs each episode's sum |action|
         if env.executor == "ray":
             from rlfree.ray_evaluator import RayEvaluator  # imports Ray, an optional extra
 
-            self.evaluator = RayEvaluator(self.policy, make_env, env, action_l1=config.walk.action_cost > 0)
+            self.evaluator = RayEvaluator(self.policy, make_env, env, action_l1=sums_actions)
         else:
-            self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)], action_l1=config.walk.action_cost > 0)
+            self.evaluator = LocalEvaluator(self.policy, make_env, [make_env(rows * run.episodes)], action_l1=sums_actions)
         if start is not None:
             centre = start.centre.to(self.dtype).to(self.device)
         else:

@@ -518,8 +518,9 @@ def saved_runs_error(args: argparse.Namespace, tasks: list[str], algorithms: lis
         return None, str(err)
     for env_id in tasks:
         for algo in algorithms:
+            settings = settings_of(algo, env_id, agents_dir, args)  # reads the preset: once per task and algorithm
             for seed in range(args.seeds):
-                conflict = saved.conflict(env_id, algo, seed, settings_of(algo, env_id, agents_dir, args))
+                conflict = saved.conflict(env_id, algo, seed, settings)
                 if conflict:
                     return None, conflict
     return saved, None
@@ -556,6 +557,7 @@ def main(argv=None, prog: str | None = None) -> int:
                 target = task_threshold(preset_config(env_id, agents_dir))
                 task = TaskResult(env_id, target)
                 for algo in algorithms:
+                    settings = settings_of(algo, env_id, agents_dir, args)  # the preset as read before its runs
                     for seed in range(args.seeds):
                         torch.set_num_threads(args.threads)  # the trainer sets its own; the same for all
                         outcome = saved.get(env_id, algo, seed) if saved is not None else None
@@ -570,7 +572,7 @@ def main(argv=None, prog: str | None = None) -> int:
                             if outcome is None:
                                 break
                             if saved is not None:
-                                saved.add(env_id, algo, seed, settings_of(algo, env_id, agents_dir, args), outcome)
+                                saved.add(env_id, algo, seed, settings, outcome)
                         task.runs.setdefault(algo, []).append(outcome)
                         status = "solved" if outcome.solved else "not solved"
                         evals = f" (cheap evaluations: {outcome.eval_seconds:.1f} s)" if algo != "rlfree" else ""

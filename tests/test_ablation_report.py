@@ -54,3 +54,23 @@ def test_a_preset_without_its_own_target_is_shown_stopping_at_the_envs_threshold
     text = report.tables([run], "header")
     assert "**Swimmer-v5** (the preset stops at 360; budget 1,500,000 env steps; seeds 0)" in text
     assert f"| {variant} | 0/1 | >1,500,000 | - | 361 | 359 |" in text
+
+
+def test_variant_runs_only_the_variants_it_names(tmp_path, monkeypatch):
+    report = _report()
+    budget, variants = report.TASKS["Hopper-v5"]
+    monkeypatch.setitem(report.TASKS, "Hopper-v5", (3_000, variants))
+    saved = tmp_path / "runs.json"
+    assert report.main(["--tasks", "Hopper-v5", "--variant", "without the reward shift", "--json", str(saved)]) == 0
+    assert [r["variant"] for r in json.loads(saved.read_text())["runs"]] == ["without the reward shift"]
+
+
+def test_an_unknown_variant_is_refused_in_one_line_before_anything_runs(tmp_path, capsys):
+    report = _report()
+    saved = tmp_path / "runs.json"
+    with pytest.raises(SystemExit) as exit_info:
+        report.main(["--tasks", "Hopper-v5", "--variant", "without normalization", "--json", str(saved)])
+    assert exit_info.value.code == 2 and not saved.exists()
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--variant 'without normalization' is not a variant of Hopper-v5: use one of" in error
+    assert "'without normalisation'" in error

@@ -17,7 +17,7 @@ A run stops at the preset's own stop (``[run] target``: the centre's evaluation,
 episodes of gymnasium's own env) or at the task's budget of env steps, whichever comes first.
 Then the centre it ended with plays 100 more held-out episodes of gymnasium's own env (seeds
 that neither training nor the target checks use): the "final" column, which says where a run
-that did not stop stood. BipedalWalker-v3 (about 30 minutes a run on one core) runs only when
+that did not stop stood. BipedalWalker-v3 (38 to 55 minutes a run here, two at a time) runs only when
 --tasks names it; its preset is the first of the four runs that made the shipped agent, and the
 budget is what that run took to its best agent. Reported per variant: runs that reached the stop, env steps and seconds
 to it (median over those that did), the best evaluation of the centre, and the final score.

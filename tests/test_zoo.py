@@ -29,7 +29,7 @@ AGENTS = REPO / "agents"
         ("LunarLander-v3", 200.0),  # the preset stops at 225
         ("rlfree/CatMouseChase-v0", 2.0),  # registered by rlfree; the preset stops at 2.4
         ("Pendulum-v1", -200.0),  # gymnasium sets none: the preset's target
-        ("Hopper-v5", 3000.0),  # ARS's threshold, not gymnasium's 3800; the preset stops at 3100
+        ("Hopper-v5", 3000.0),  # the target its preset and agent were made for, not gymnasium's 3800; the preset stops at 3100
     ],
 )
 def test_every_algorithm_is_timed_to_the_envs_threshold_not_a_presets_margin(env_id, threshold):

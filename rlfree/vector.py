@@ -39,15 +39,21 @@ class MissingDependencyError(UserError, ValueError):
     """The env's module needs a package that is not installed; the message says which."""
 
 
+# gymnasium's env families that an rlfree extra installs: entry-point module -> the extra
+EXTRAS = {"gymnasium.envs.box2d": "box2d", "gymnasium.envs.mujoco": "mujoco"}
+
+
 def check_dependencies(env_id: str) -> None:
     """Import the env's entry point here, so that a missing package (Box2D for LunarLander-v3)
-    is one clear error before any copy or worker process is made."""
+    is one clear error before any copy or worker process is made, naming rlfree's extra for it."""
     entry_point = gym.spec(env_id).entry_point
     if isinstance(entry_point, str):
         try:
             load_env_creator(entry_point)
         except gym.error.DependencyNotInstalled as err:
-            raise MissingDependencyError(f"env {env_id!r} cannot be made: {err}") from None
+            extra = next((name for module, name in EXTRAS.items() if entry_point.startswith(module + ".")), None)
+            hint = f" (with rlfree: pip install 'rlfree[{extra}]')" if extra else ""
+            raise MissingDependencyError(f"env {env_id!r} cannot be made: {err}{hint}") from None
 
 
 def has_vector_entry_point(env_id: str) -> bool:

@@ -29,6 +29,7 @@ def test_a_missing_mujoco_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
     assert exit_info.value.code == 2
     lines = capsys.readouterr().err.strip("\n").split("\n")
     assert len(lines) == 1 and "MuJoCo is not installed" in lines[0]
+    assert lines[0].endswith("(with rlfree: pip install 'rlfree[mujoco]')")
     assert not logdir.exists()
 
 

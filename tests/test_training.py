@@ -183,6 +183,7 @@ def test_env_whose_package_is_missing_is_one_line_and_writes_nothing(tmp_path, c
     logdir = tmp_path / "runs"
     line = run_main_expecting_error(["--env", "LunarLander-v3", "--logdir", str(logdir)], capsys)
     assert "env 'LunarLander-v3' cannot be made: Box2D is not installed" in line
+    assert line.endswith("(with rlfree: pip install 'rlfree[box2d]')")  # the extra, not only gymnasium's advice
     assert not logdir.exists()
 
 

@@ -58,7 +58,7 @@ def test_a_preset_without_its_own_target_is_shown_stopping_at_the_envs_threshold
 
 def test_variant_runs_only_the_variants_it_names(tmp_path, monkeypatch):
     report = _report()
-    budget, variants = report.TASKS["Hopper-v5"]
+    _, variants = report.TASKS["Hopper-v5"]
     monkeypatch.setitem(report.TASKS, "Hopper-v5", (3_000, variants))
     saved = tmp_path / "runs.json"
     assert report.main(["--tasks", "Hopper-v5", "--variant", "without the reward shift", "--json", str(saved)]) == 0

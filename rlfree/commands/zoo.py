@@ -565,7 +565,8 @@ def main(argv=None, prog: str | None = None) -> int:
                 target = task_threshold(preset_config(env_id, agents_dir))
                 task = TaskResult(env_id, target)
                 for algo in algorithms:
-                    settings = settings_of(algo, env_id, agents_dir, args)  # the preset as read before its runs
+                    # the preset as read before its runs, for --json's file (it reads and hashes the preset)
+                    settings = settings_of(algo, env_id, agents_dir, args) if saved is not None else None
                     for seed in range(args.seeds):
                         torch.set_num_threads(args.threads)  # the trainer sets its own; the same for all
                         outcome = saved.get(env_id, algo, seed) if saved is not None else None
